@@ -1,0 +1,43 @@
+"""`python -m sglang_sm120_dsa` on a CPU-only machine, and its exit code when a check fails."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import torch
+
+from sglang_sm120_dsa import __main__ as doctor
+from sglang_sm120_dsa import dispatch
+from sglang_sm120_dsa import reference
+
+
+def test_doctor_runs_and_reports_the_reference_healthy() -> None:
+    proc = subprocess.run([sys.executable, "-m", "sglang_sm120_dsa"], capture_output=True, text=True, timeout=300)
+    out = proc.stdout
+    assert proc.returncode == 0, out + proc.stderr
+    assert f"torch {torch.__version__}" in out
+    if not torch.cuda.is_available():
+        assert "device: no CUDA device (CPU only)" in out
+    for op in dispatch.OPS:
+        assert f"  {op}" in out
+    assert out.count(" PASS ") >= 7 and " FAIL " not in out
+    assert "benchmark on" in out and " us " in out
+    assert out.rstrip().splitlines()[-1].startswith("OK: sglang-sm120-dsa")
+
+
+def test_doctor_fails_on_a_wrong_implementation(monkeypatch, capsys) -> None:
+    real = reference.OPS["fp8_fp4_mqa_logits"]
+
+    def off_by_a_bit(call, out):
+        real(call, out)
+        out.mul_(1.001)
+
+    monkeypatch.setitem(reference.OPS, "fp8_fp4_mqa_logits", off_by_a_bit)
+    dispatch._resolve.cache_clear()
+    try:
+        assert doctor.main(["--no-bench", "--device", "cpu"]) == 1
+    finally:
+        dispatch._resolve.cache_clear()
+    out = capsys.readouterr().out
+    assert " FAIL " in out and "FAILED: sglang-sm120-dsa" in out
