@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The whole GPU suite in one command, for a lent H100/H200 (or any CUDA machine):
+#   bash scripts/run_gpu_suite.sh            (in the repository root; results under $OUT, default ./out)
+# Unpacks the TileLang/DeepGEMM bundle if it was carried (.devcarry/site.tar.xz, from ../shared/device/make_bundle.sh),
+# installs this package without dependencies, runs the doctor on the GPU, both test tiers (tests/gpu compares with
+# DeepGEMM on SM90) and records DeepGEMM's metadata golden vectors.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
+if [ -f .devcarry/site.tar.xz ]; then
+  mkdir -p /tmp/site && tar -C /tmp/site -xJf .devcarry/site.tar.xz
+  export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+else
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+python3 -m pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 || echo "editable install failed (see install.log); using PYTHONPATH"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
+status=0
+python3 -m sglang_sm120_dsa 2>&1 | tee "$OUT/doctor.txt" || status=1
+python3 scripts/capture_deepgemm_golden.py --out "$OUT/deepgemm_sm90_metadata.json" 2>&1 | tail -3 || status=1
+python3 -m pytest tests -q -rs --durations=15 --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.txt"
+[ "${PIPESTATUS[0]}" = 0 ] || status=1
+exit $status
