@@ -2,14 +2,13 @@
 
 It shares no code with the reference: e4m3, e2m1 and ue8m0 are decoded from their bit definitions, pages are
 read byte by byte from the fused cache, the scheduler is a scalar loop over the text of ``deepgemm-indexer.md``
-§4.2. Row by row in numpy float64; meant for small shapes (CPU tests, the doctor's self-check).
+§4.2. Row by row in float64 on the CPU; meant for small shapes (CPU tests, the doctor's self-check).
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 
 __all__ = ["e4m3_value", "e2m1_value", "naive_paged_logits", "naive_ragged_logits", "naive_metadata"]
@@ -35,27 +34,28 @@ def e2m1_value(code: int) -> float:
     return sign * (1 + mantissa / 2) * 2.0 ** (exponent - 1)
 
 
-_E4M3 = np.array([e4m3_value(b) for b in range(256)])
-_E2M1 = np.array([e2m1_value(c) for c in range(16)])
+_E4M3 = torch.tensor([e4m3_value(b) for b in range(256)], dtype=torch.float64)
+_E2M1 = torch.tensor([e2m1_value(c) for c in range(16)], dtype=torch.float64)
 
 
-def _bytes(x: torch.Tensor) -> np.ndarray:
-    return x.detach().cpu().contiguous().view(torch.uint8).numpy()
+def _bytes(x: torch.Tensor) -> torch.Tensor:
+    """The raw bytes of ``x`` as int64 (for table lookups), on the CPU."""
+    return x.detach().cpu().contiguous().view(torch.uint8).to(torch.int64)
 
 
-def _fp4_values(packed: np.ndarray, scale_words: np.ndarray) -> np.ndarray:
-    """packed uint8 ``[..., D/2]``, int32 ``[...]`` -> float64 ``[..., D]``."""
-    values = np.stack((_E2M1[packed & 0xF], _E2M1[packed >> 4]), axis=-1).reshape(*packed.shape[:-1], -1)
-    words = scale_words.astype(np.int64) & 0xFFFFFFFF
+def _fp4_values(packed: torch.Tensor, scale_words: torch.Tensor) -> torch.Tensor:
+    """packed bytes (int64) ``[..., D/2]``, int32 words ``[...]`` -> float64 ``[..., D]``."""
+    values = torch.stack((_E2M1[packed & 0xF], _E2M1[packed >> 4]), dim=-1).flatten(-2)
+    words = scale_words.detach().cpu().to(torch.int64) & 0xFFFFFFFF
     blocks = values.shape[-1] // 32
-    exps = np.stack([(words >> (8 * k)) & 0xFF for k in range(blocks)], axis=-1).astype(np.float64)
-    return values * np.repeat(np.exp2(exps - 127), 32, axis=-1)
+    exps = torch.stack([(words >> (8 * k)) & 0xFF for k in range(blocks)], dim=-1).to(torch.float64)
+    return values * torch.exp2(exps - 127).repeat_interleave(32, dim=-1)
 
 
-def _query(q, q_sf) -> np.ndarray:
+def _query(q, q_sf) -> torch.Tensor:
     if q_sf is None:
         return _E4M3[_bytes(q)]
-    return _fp4_values(_bytes(q), q_sf.detach().cpu().numpy())
+    return _fp4_values(_bytes(q), q_sf)
 
 
 def naive_paged_logits(q, kv_cache: torch.Tensor, weights: torch.Tensor, context_lens: torch.Tensor,
@@ -68,38 +68,38 @@ def naive_paged_logits(q, kv_cache: torch.Tensor, weights: torch.Tensor, context
     num_blocks, block_kv = kv_cache.shape[0], kv_cache.shape[1]
     kv = kv_cache.detach().cpu()
     value_bytes = head_dim // 2 if fp4 else head_dim
-    w = weights.detach().cpu().double().numpy().reshape(batch, next_n, heads)
-    ctx = context_lens.detach().cpu().long().numpy()
-    table = block_table.detach().cpu().long().numpy()
+    w = weights.detach().cpu().double().reshape(batch, next_n, heads)
+    ctx = context_lens.detach().cpu().to(torch.int64)
+    table = block_table.detach().cpu().to(torch.int64)
     cap = table.shape[1] * block_kv
-    out = np.full((batch * next_n, max_context_len), -np.inf)
+    out = torch.full((batch * next_n, max_context_len), -math.inf, dtype=torch.float64)
     for b in range(batch):
-        if ctx.ndim == 2:
-            lengths = ctx[b]
+        if ctx.dim() == 2:
+            lengths = ctx[b].tolist()
         else:
-            lengths = np.array([ctx[b] - next_n + 1 + j for j in range(next_n)])
-        lengths = np.clip(lengths, 0, min(cap, max_context_len))
-        need = int(lengths.max(initial=0))
-        keys, scales = [], []
-        for p in range(-(-need // block_kv)):
-            page = kv[min(max(int(table[b, p]), 0), num_blocks - 1)].reshape(-1).numpy()
-            raw = page[: block_kv * value_bytes].reshape(block_kv, value_bytes)
-            tail = page[block_kv * value_bytes : block_kv * (value_bytes + 4)]
-            if fp4:
-                keys.append(_fp4_values(raw, tail.view("<i4")))
-                scales.append(np.ones(block_kv))
-            else:
-                keys.append(_E4M3[raw])
-                scales.append(tail.view("<f4").astype(np.float64))
+            lengths = [int(ctx[b]) - next_n + 1 + j for j in range(next_n)]
+        lengths = [min(max(n, 0), cap, max_context_len) for n in lengths]
+        need = max(lengths, default=0)
         if need == 0:
             continue
-        k = np.concatenate(keys)[:need]
-        s = np.concatenate(scales)[:need]
+        keys, scales = [], []
+        for p in range(-(-need // block_kv)):
+            page = kv[min(max(int(table[b, p]), 0), num_blocks - 1)].reshape(-1)  # the page's bytes, in order
+            raw = page[: block_kv * value_bytes].reshape(block_kv, value_bytes).to(torch.int64)
+            tail = page[block_kv * value_bytes : block_kv * (value_bytes + 4)].contiguous()
+            if fp4:
+                keys.append(_fp4_values(raw, tail.view(torch.int32)))
+                scales.append(torch.ones(block_kv, dtype=torch.float64))
+            else:
+                keys.append(_E4M3[raw])
+                scales.append(tail.view(torch.float32).to(torch.float64))
+        k = torch.cat(keys)[:need]
+        s = torch.cat(scales)[:need]
         for j in range(next_n):
-            n = int(lengths[j])
+            n = lengths[j]
             dots = qv[b, j] @ k[:n].T  # [H, n]
-            out[b * next_n + j, :n] = s[:n] * (w[b, j][:, None] * np.maximum(dots, 0)).sum(axis=0)
-    return torch.from_numpy(out)
+            out[b * next_n + j, :n] = s[:n] * (w[b, j][:, None] * dots.clamp_min(0)).sum(dim=0)
+    return out
 
 
 def naive_ragged_logits(q, kv: tuple[torch.Tensor, torch.Tensor], weights: torch.Tensor, ks: torch.Tensor,
@@ -108,22 +108,22 @@ def naive_ragged_logits(q, kv: tuple[torch.Tensor, torch.Tensor], weights: torch
     qv = _query(q, q_sf)  # [S, H, D]
     if q_sf is None:
         keys = _E4M3[_bytes(kv[0])]
-        kscale = kv[1].detach().cpu().double().numpy()
+        kscale = kv[1].detach().cpu().double()
     else:
-        keys = _fp4_values(_bytes(kv[0]), kv[1].detach().cpu().numpy())
-        kscale = np.ones(keys.shape[0])
+        keys = _fp4_values(_bytes(kv[0]), kv[1])
+        kscale = torch.ones(keys.shape[0], dtype=torch.float64)
     seq_len, seq_len_kv = qv.shape[0], keys.shape[0]
     width = max_seqlen_k or seq_len_kv
-    w = weights.detach().cpu().double().numpy()
-    starts, ends = ks.detach().cpu().long().numpy(), ke.detach().cpu().long().numpy()
-    out = np.full((seq_len, width), -np.inf)
+    w = weights.detach().cpu().double()
+    starts, ends = ks.detach().cpu().tolist(), ke.detach().cpu().tolist()
+    out = torch.full((seq_len, width), -math.inf, dtype=torch.float64)
     for i in range(seq_len):
-        lo, hi = max(int(starts[i]), 0), min(int(ends[i]), seq_len_kv)
+        lo, hi = max(starts[i], 0), min(ends[i], seq_len_kv)
         for col in range(width):
-            t = int(starts[i]) + col if max_seqlen_k else col
+            t = starts[i] + col if max_seqlen_k else col
             if lo <= t < hi:
-                out[i, col] = kscale[t] * (w[i] * np.maximum(qv[i] @ keys[t], 0)).sum()
-    return torch.from_numpy(out)
+                out[i, col] = kscale[t] * (w[i] * (qv[i] @ keys[t]).clamp_min(0)).sum()
+    return out
 
 
 def naive_metadata(context_lens: torch.Tensor, num_sms: int, split_kv: int = 256, atom: int = 2,
