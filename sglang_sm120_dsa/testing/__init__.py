@@ -16,6 +16,7 @@ from .naive import naive_paged_logits
 from .naive import naive_ragged_logits
 from .numeric import assert_bitwise_equal
 from .numeric import assert_close_to_exact
+from .numeric import assert_logits_match
 from .numeric import calc_diff
 from .numeric import count_bytes
 from .numeric import zero_masked
@@ -41,6 +42,7 @@ __all__ = [
     "count_bytes",
     "assert_bitwise_equal",
     "assert_close_to_exact",
+    "assert_logits_match",
     "zero_masked",
     "cast_to_fp8_per_token",
     "kv_cache_cast_to_fp8",

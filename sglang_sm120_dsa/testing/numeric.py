@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["calc_diff", "count_bytes", "assert_bitwise_equal", "assert_close_to_exact", "zero_masked"]
+__all__ = [
+    "calc_diff",
+    "count_bytes",
+    "assert_bitwise_equal",
+    "assert_close_to_exact",
+    "assert_logits_match",
+    "zero_masked",
+]
 
 
 def calc_diff(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -69,3 +76,17 @@ def assert_close_to_exact(out: torch.Tensor, exact: torch.Tensor, invalid: torch
     diff = calc_diff(valid_out, valid_exact)
     if not diff < tol:
         raise AssertionError(f"calc_diff {diff:.3e} >= {tol:.0e}")
+
+
+def assert_logits_match(out: torch.Tensor, expected: torch.Tensor, *, clean: bool, tol: float = 1e-9) -> None:
+    """The API's output contract against an oracle whose ``-inf`` marks the invalid entries: same shape,
+    ``stride(1) == 1`` and a 1024-byte-aligned row stride, the exact ``-inf`` mask when ``clean``, and the valid
+    entries close (:func:`assert_close_to_exact`)."""
+    if out.shape != expected.shape:
+        raise AssertionError(f"shape {list(out.shape)} != {list(expected.shape)}")
+    if out.stride(1) != 1 or (out.stride(0) * out.element_size()) % 1024:
+        raise AssertionError(f"strides {out.stride()} break the layout contract")
+    invalid = (expected == float("-inf")).to(out.device)
+    if clean and not torch.equal(out == float("-inf"), invalid):
+        raise AssertionError(f"-inf mask differs in {int(((out == float('-inf')) != invalid).sum())} entries")
+    assert_close_to_exact(out, expected.to(out.device), invalid, tol)

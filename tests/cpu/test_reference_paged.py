@@ -9,9 +9,8 @@ import torch
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import _checks
-from sglang_sm120_dsa import ops
 from sglang_sm120_dsa.reference import paged_mqa_logits as ref_paged
-from sglang_sm120_dsa.testing import assert_close_to_exact
+from sglang_sm120_dsa.testing import assert_logits_match
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import naive_paged_logits
@@ -39,15 +38,6 @@ def oracle(case, width: int | None = None) -> torch.Tensor:
                               case.max_context_len if width is None else width, q_sf=q_sf)
 
 
-def check_against_oracle(out: torch.Tensor, expected: torch.Tensor, *, clean: bool) -> None:
-    assert out.shape == expected.shape
-    assert out.stride(1) == 1 and (out.stride(0) * out.element_size()) % 1024 == 0
-    invalid = expected == NEG_INF
-    if clean:
-        assert torch.equal(out == NEG_INF, invalid), "-inf mask differs from the oracle's"
-    assert_close_to_exact(out, expected, invalid)
-
-
 # The issue's main axes in full product; the secondary axes rotate through their values so that each one meets
 # many combinations of the main ones (the full secondary product is covered separately below).
 MAIN_GRID = list(itertools.product([1, 3, 64], [1, 2, 3, 6], [16, 32, 64]))
@@ -64,7 +54,7 @@ def test_paged_grid(index: int) -> None:
                            lens_2d=lens_2d, fp4=fp4, seed=index)
     out = run_paged(case, clean=clean, logits_dtype=logits_dtype)
     assert out.dtype == logits_dtype
-    check_against_oracle(out, oracle(case), clean=clean)
+    assert_logits_match(out, oracle(case), clean=clean)
 
 
 @pytest.mark.parametrize("fp4", [False, True], ids=["fp8", "fp4"])
@@ -76,19 +66,19 @@ def test_paged_secondary_axes(fp4: bool, block_kv: int, head_dim: int) -> None:
                                                                   [torch.float32, torch.bfloat16])):
         case = make_paged_case(3, 2, 32, head_dim, block_kv, context_lens=lengths_for(3, i), lens_2d=lens_2d,
                                fp4=fp4, seed=100 + i)
-        check_against_oracle(run_paged(case, clean=clean, logits_dtype=dtype), oracle(case), clean=clean)
+        assert_logits_match(run_paged(case, clean=clean, logits_dtype=dtype), oracle(case), clean=clean)
 
 
 @pytest.mark.parametrize("heads", [8, 128])
 def test_paged_other_head_counts(heads: int) -> None:
     case = make_paged_case(3, 2, heads, 128, 64, context_lens=[65, 1, 190], seed=heads)
-    check_against_oracle(run_paged(case, clean=True), oracle(case), clean=True)
+    assert_logits_match(run_paged(case, clean=True), oracle(case), clean=True)
 
 
 @pytest.mark.parametrize("next_n", [4, 5, 7, 8])
 def test_paged_larger_next_n(next_n: int) -> None:
     case = make_paged_case(3, next_n, 16, 64, 32, context_lens=[9, 70, 33], lens_2d=next_n % 2 == 0, seed=next_n)
-    check_against_oracle(run_paged(case, clean=True), oracle(case), clean=True)
+    assert_logits_match(run_paged(case, clean=True), oracle(case), clean=True)
 
 
 def test_paged_one_d_lens_mask() -> None:
@@ -104,7 +94,7 @@ def test_paged_varlen_indices(fp4: bool) -> None:
     case = make_paged_case(20, 1, 32, 128, 64, context_lens=lengths_for(20, 3), varlen=True, fp4=fp4, seed=5)
     assert case.indices is not None and case.indices.unique().numel() < 20  # some requests have several tokens
     out = run_paged(case, clean=True)
-    check_against_oracle(out, oracle(case), clean=True)
+    assert_logits_match(out, oracle(case), clean=True)
     no_indices = dsa.fp8_fp4_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens,
                                               case.block_table, torch.zeros(9, 2, dtype=torch.int32),
                                               case.max_context_len, True)
@@ -115,17 +105,17 @@ def test_paged_batch_64_long_and_empty_mix() -> None:
     lens = lengths_for(64, 0)
     lens[5], lens[40] = 2000, 1500
     case = make_paged_case(64, 2, 64, 128, 64, context_lens=lens, seed=9)
-    check_against_oracle(run_paged(case, clean=True), oracle(case), clean=True)
+    assert_logits_match(run_paged(case, clean=True), oracle(case), clean=True)
 
 
 def test_width_wider_and_narrower_than_contexts() -> None:
     case = make_paged_case(3, 2, 16, 64, 32, context_lens=[50, 100, 7], seed=2)
     wide = run_paged(case, clean=True, width=300)
     assert wide.shape == (6, 300) and (wide[:, 100:] == NEG_INF).all()
-    check_against_oracle(wide, oracle(case, 300), clean=True)
+    assert_logits_match(wide, oracle(case, 300), clean=True)
     narrow = run_paged(case, clean=True, width=40)
     assert narrow.shape == (6, 40)
-    check_against_oracle(narrow, oracle(case, 40), clean=True)
+    assert_logits_match(narrow, oracle(case, 40), clean=True)
     assert torch.equal(narrow, wide[:, :40])
     empty = run_paged(case, clean=True, width=0)
     assert empty.shape == (6, 0)
@@ -137,7 +127,7 @@ def test_contexts_beyond_the_block_table_are_capped() -> None:
     out = run_paged(case, clean=True, width=100)
     assert (out[0, :64] != NEG_INF).all() and (out[0, 64:] == NEG_INF).all()
     assert (out[1] == NEG_INF).all()  # negative length = empty
-    check_against_oracle(out, oracle(case, 100), clean=True)
+    assert_logits_match(out, oracle(case, 100), clean=True)
 
 
 def test_strided_inputs() -> None:
@@ -154,7 +144,7 @@ def test_strided_inputs() -> None:
     meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, 3)
     out = dsa.fp8_paged_mqa_logits(case.q, kv_strided, w_strided, case.context_lens, table2[::2], meta,
                                    case.max_context_len, True)
-    check_against_oracle(out, oracle(case), clean=True)
+    assert_logits_match(out, oracle(case), clean=True)
 
 
 def test_empty_batch() -> None:
@@ -181,7 +171,7 @@ def test_chunked_computation_matches(monkeypatch) -> None:
     monkeypatch.setattr(ref_paged, "WORKSPACE_BYTES", 4096)
     small = run_paged(case, clean=True)
     assert len(calls) > 10
-    check_against_oracle(small, oracle(case), clean=True)
+    assert_logits_match(small, oracle(case), clean=True)
     assert calc_diff(small.masked_fill(small == NEG_INF, 0), full.masked_fill(full == NEG_INF, 0)) < 1e-12
 
 
@@ -199,20 +189,12 @@ def test_workspace_bound_for_batch_64_context_128k() -> None:
         assert 131072 // chunk_t * -(-64 // chunk_b) < 2000  # and not absurdly many Python iterations
 
 
-def test_poisoned_output_buffer(monkeypatch) -> None:
+def test_poisoned_output_buffer(poisoned_logits) -> None:
     """Every returned element is written, and nothing past the returned width in the row stride is touched."""
-    buffers = []
-
-    def poisoned(rows, width, row_stride, dtype, device):
-        buf = torch.full((rows, row_stride), float("nan"), dtype=dtype, device=device)
-        buffers.append((buf, width))
-        return buf[:, :width]
-
-    monkeypatch.setattr(ops, "new_logits", poisoned)
     case = make_paged_case(3, 2, 16, 64, 32, context_lens=[0, 33, 90], seed=8)
     for clean in (True, False):
         out = run_paged(case, clean=clean, width=95)
-        buf, width = buffers[-1]
+        buf, width = poisoned_logits[-1]
         assert not torch.isnan(out).any()
         assert torch.isnan(buf[:, width:]).all()
 

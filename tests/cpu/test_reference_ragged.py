@@ -8,8 +8,7 @@ import pytest
 import torch
 
 import sglang_sm120_dsa as dsa
-from sglang_sm120_dsa import ops
-from sglang_sm120_dsa.testing import assert_close_to_exact
+from sglang_sm120_dsa.testing import assert_logits_match
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing import naive_ragged_logits
@@ -28,15 +27,6 @@ def oracle(case, max_seqlen_k: int | None = None) -> torch.Tensor:
     return naive_ragged_logits(q, case.kv, case.weights, case.ks, case.ke, msk, q_sf=q_sf)
 
 
-def check(out: torch.Tensor, expected: torch.Tensor, *, clean: bool) -> None:
-    assert out.shape == expected.shape
-    assert out.stride(1) == 1 and (out.stride(0) * out.element_size()) % 1024 == 0
-    invalid = expected == NEG_INF
-    if clean:
-        assert torch.equal(out == NEG_INF, invalid), "-inf mask differs from the oracle's"
-    assert_close_to_exact(out, expected, invalid)
-
-
 GRID = list(itertools.product([False, True], [False, True], [False, True], [torch.float32, torch.bfloat16],
                               [False, True]))
 
@@ -47,20 +37,20 @@ def test_ragged_grid(fp4, cp, compressed, logits_dtype, clean) -> None:
     case = make_ragged_case(32, 128, 64, 128, cp=cp, compressed=compressed, fp4=fp4, seed=len(GRID))
     out = run(case, clean=clean, logits_dtype=logits_dtype)
     assert out.shape == (32, case.max_seqlen_k or 128) and out.dtype == logits_dtype
-    check(out, oracle(case), clean=clean)
+    assert_logits_match(out, oracle(case), clean=clean)
 
 
 @pytest.mark.parametrize("heads", [8, 16, 32, 64, 128])
 @pytest.mark.parametrize("head_dim", [32, 64, 128])
 def test_ragged_heads_and_head_dims(heads: int, head_dim: int) -> None:
     case = make_ragged_case(6, 60, heads, head_dim, cp=True, seed=heads + head_dim)
-    check(run(case, clean=True), oracle(case), clean=True)
+    assert_logits_match(run(case, clean=True), oracle(case), clean=True)
 
 
 @pytest.mark.parametrize("head_dim", [64, 128])
 def test_ragged_fp4_head_dims(head_dim: int) -> None:
     case = make_ragged_case(6, 60, 16, head_dim, fp4=True, seed=head_dim)
-    check(run(case, clean=True), oracle(case), clean=True)
+    assert_logits_match(run(case, clean=True), oracle(case), clean=True)
 
 
 def test_ragged_arbitrary_windows() -> None:
@@ -71,7 +61,7 @@ def test_ragged_arbitrary_windows() -> None:
         case = make_ragged_case(8, 100, 16, 64, ks=ks, ke=ke, compressed=compressed, seed=1)
         for msk in ((None, 20, 700) if compressed else (None,)):
             out = run(case, clean=True, max_seqlen_k=msk)
-            check(out, oracle(case, msk), clean=True)
+            assert_logits_match(out, oracle(case, msk), clean=True)
 
 
 def test_ragged_compressed_layout() -> None:
@@ -114,24 +104,16 @@ def test_ragged_chunked_matches(monkeypatch) -> None:
         monkeypatch.setattr(ref_paged, "WORKSPACE_BYTES", 2048)
         small = run(case, clean=True)
         monkeypatch.undo()
-        check(small, oracle(case), clean=True)
+        assert_logits_match(small, oracle(case), clean=True)
         assert calc_diff(small.masked_fill(small == NEG_INF, 0), full.masked_fill(full == NEG_INF, 0)) < 1e-12
 
 
-def test_ragged_poisoned_output_buffer(monkeypatch) -> None:
-    buffers = []
-
-    def poisoned(rows, width, row_stride, dtype, device):
-        buf = torch.full((rows, row_stride), float("nan"), dtype=dtype, device=device)
-        buffers.append((buf, width))
-        return buf[:, :width]
-
-    monkeypatch.setattr(ops, "new_logits", poisoned)
+def test_ragged_poisoned_output_buffer(poisoned_logits) -> None:
     ks = torch.tensor([0, 5, -3, 90], dtype=torch.int32)
     ke = torch.tensor([10, 200, 4, 95], dtype=torch.int32)
     case = make_ragged_case(4, 100, 16, 64, ks=ks, ke=ke, seed=7)
     for clean, msk in ((True, 0), (False, 0), (True, 30), (False, 30)):
         out = run(case, clean=clean, max_seqlen_k=msk)
-        buf, width = buffers[-1]
+        buf, width = poisoned_logits[-1]
         assert not torch.isnan(out).any()
         assert torch.isnan(buf[:, width:]).all()
