@@ -15,6 +15,7 @@ import functools
 import importlib
 import importlib.util
 import logging
+import os
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,8 +34,8 @@ PAGED_GROUP = ("get_paged_mqa_logits_metadata", "fp8_paged_mqa_logits", "fp8_fp4
 RAGGED_GROUP = ("fp8_mqa_logits", "fp8_fp4_mqa_logits")
 OPS = PAGED_GROUP + RAGGED_GROUP
 
-# Preference per device type. Only the reference exists in this build; GPU families are added ahead of it.
-_AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("torch",), "cuda": ("torch",)}
+# Preference per device type; the reference is the last resort on GPUs.
+_AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("torch",), "cuda": ("triton", "torch")}
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class Impl:
     ops: tuple[str, ...]
     device_types: tuple[str, ...]
     requires: tuple[str, ...] = ()  # modules that must be importable
+    probe: Callable[[torch.device], str | None] | None = None  # further device checks, reason or None
 
     def unavailable(self, device: torch.device) -> str | None:
         """Why this family cannot run on ``device``, or None."""
@@ -53,7 +55,7 @@ class Impl:
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
             return f"{', '.join(missing)} not installed (pip install 'sglang-sm120-dsa[{missing[0]}]')"
-        return None
+        return self.probe(device) if self.probe else None
 
     def load(self) -> Mapping[str, Callable]:
         return importlib.import_module(self.module).OPS
@@ -182,3 +184,14 @@ def explain(device: torch.device) -> list[tuple[str, Choice | Exception]]:
 
 register(Impl("torch", "sglang_sm120_dsa.reference", "exact PyTorch reference (CPU and GPU; slow on GPU)", OPS,
               ("cpu", "cuda")))
+
+
+def _triton_probe(device: torch.device) -> str | None:
+    if device.type == "cpu":
+        return None if os.environ.get("TRITON_INTERPRET") == "1" else "runs on CPU tensors only with TRITON_INTERPRET=1"
+    major, minor = torch.cuda.get_device_capability(device)
+    return None if major >= 8 else f"needs SM80 or newer, this is sm_{major}{minor}"
+
+
+register(Impl("triton", "sglang_sm120_dsa.triton", "Triton kernels (any CUDA GPU from SM80 on)", OPS, ("cuda", "cpu"),
+              requires=("triton",), probe=_triton_probe))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8"]
 
 
 @dataclass(frozen=True)
@@ -32,4 +32,12 @@ IMPL = EnvVar(
     "Force one implementation family for every op; `auto` picks per device (see `python -m sglang_sm120_dsa`).",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL,)
+TRITON_FP8 = EnvVar(
+    "SGLANG_SM120_DSA_TRITON_FP8",
+    "auto",
+    ("auto", "native", "bytes"),
+    "FP8 operands of the Triton kernels: `native` e4m3 tensor-core operands (SM89 and newer), `bytes` e4m3 decoded "
+    "to fp16 in registers (SM80/86's path; forcing it on a newer GPU runs SM80's instructions there), `auto` by arch.",
+)
+
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8)

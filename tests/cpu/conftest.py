@@ -1,11 +1,16 @@
-"""Fixtures shared by the CPU tests."""
+"""Fixtures shared by the CPU tests. The Triton kernels run under the interpreter here."""
 
 from __future__ import annotations
 
-import pytest
-import torch
+import os
 
-from sglang_sm120_dsa import ops
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before anything imports the kernels
+os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from sglang_sm120_dsa import ops  # noqa: E402
 
 
 @pytest.fixture

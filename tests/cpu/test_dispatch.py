@@ -37,24 +37,32 @@ def test_auto_and_torch_pick_the_reference_on_cpu(impl_env, value) -> None:
 def test_invalid_value_lists_the_choices(impl_env) -> None:
     impl_env("cuda_magic")
     with pytest.raises(ImplementationError, match=r"SGLANG_SM120_DSA_IMPL='cuda_magic' is not valid: choose one "
-                       r"of auto, torch, triton, tilelang, deepgemm \(available for cpu: torch\)"):
+                       r"of auto, torch, triton, tilelang, deepgemm \(available for cpu: torch, triton\)"):
         dispatch.resolve("fp8_paged_mqa_logits", CPU)
 
 
-@pytest.mark.parametrize("family", ["triton", "tilelang", "deepgemm"])
+@pytest.mark.parametrize("family", ["tilelang", "deepgemm"])
 def test_family_not_in_this_build(impl_env, family) -> None:
     impl_env(family)
     with pytest.raises(ImplementationError, match=rf"SGLANG_SM120_DSA_IMPL={family}: the {family} implementation "
-                       r"is not part of this build of sglang-sm120-dsa. Available for cpu: torch"):
+                       r"is not part of this build of sglang-sm120-dsa. Available for cpu: torch, triton"):
         dispatch.resolve("fp8_mqa_logits", CPU)
 
 
 def test_forced_family_reaches_the_public_api(impl_env) -> None:
-    impl_env("triton")
+    impl_env("tilelang")
     with pytest.raises(ImplementationError, match="not part of this build"):
         dsa.get_paged_mqa_logits_metadata(torch.ones(3, dtype=torch.int32), 64, 4)
-    impl_env("torch")
-    assert dsa.get_paged_mqa_logits_metadata(torch.ones(3, dtype=torch.int32), 64, 4).shape == (5, 2)
+    for family in ("torch", "triton"):
+        impl_env(family)
+        assert dsa.get_paged_mqa_logits_metadata(torch.ones(3, dtype=torch.int32), 64, 4).shape == (5, 2)
+
+
+def test_triton_runs_on_cpu_only_under_the_interpreter(impl_env, monkeypatch) -> None:
+    impl_env("triton")
+    monkeypatch.delenv("TRITON_INTERPRET")
+    with pytest.raises(ImplementationError, match="runs on CPU tensors only with TRITON_INTERPRET=1"):
+        dispatch.resolve("fp8_paged_mqa_logits", CPU)
 
 
 def test_registry_rejects_bad_families() -> None:
@@ -64,7 +72,7 @@ def test_registry_rejects_bad_families() -> None:
         dispatch.register(dispatch.Impl("triton", "x", "", ("fp8_paged_mqa_logits",), ("cuda",)))
     with pytest.raises(ValueError, match="unknown ops"):
         dispatch.register(dispatch.Impl("triton", "x", "", ("fp8_gemm",), ("cuda",)))
-    assert dispatch.registered() == ("torch",)
+    assert dispatch.registered() == ("torch", "triton")
 
 
 def test_unavailable_family_is_explained(monkeypatch, impl_env) -> None:

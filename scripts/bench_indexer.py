@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Benchmark the indexer against DeepGEMM: same inputs, one process, side-by-side table, CSV and plot.
+
+Paged (decode) logits for B x context in {1x8K, 1x64K, 8x32K, 32x8K, 32x32K, 64x64K, 128x16K, 256x8K}, next_n 1
+and 2, H=64, D=128, 64-token pages (the DeepSeek-V3.2 indexer), then the metadata, then ragged (prefill) logits
+for S x SKV in {2048x8192, 4096x32768, 8192x65536}. Providers: deepgemm (sgl-deep-gemm's SM90 kernels), triton
+(native FP8), triton-bytes (the SM80/86 path, forced), torch (the reference; small cases only). Times are medians
+with a cold L2 (testing/bench.py). Each provider's logits are checked against the first provider's on the valid
+columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import importlib.metadata
+import os
+import pathlib
+import sys
+
+import torch
+
+import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa.testing import calc_diff
+from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing.bench import bench
+from sglang_sm120_dsa.testing.bench import copy_bandwidth
+
+PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
+RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
+FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"), "torch": ("torch", "auto")}
+
+
+def use(provider: str) -> None:
+    impl, mode = FAMILY[provider]
+    os.environ["SGLANG_SM120_DSA_IMPL"] = impl
+    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = mode
+
+
+def paged_fns(provider, case, deep_gemm):
+    """(metadata fn, logits fn) for one provider on one case."""
+    args = (case.kv_cache, case.weights, case.context_lens, case.block_table)
+    if provider == "deepgemm":
+        meta_fn = lambda: deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())  # noqa
+        meta = meta_fn()
+        return meta_fn, lambda: deep_gemm.fp8_paged_mqa_logits(case.q, *args, meta, case.max_context_len, False)
+    use(provider)
+    meta_fn = lambda: dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())  # noqa: E731
+    meta = meta_fn()
+    return meta_fn, lambda: dsa.fp8_paged_mqa_logits(case.q, *args, meta, case.max_context_len, False)
+
+
+def ragged_fn(provider, case, deep_gemm):
+    if provider == "deepgemm":
+        return lambda: deep_gemm.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, False)
+    use(provider)
+    return lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes")
+    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
+    parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
+    args = parser.parse_args()
+    if not torch.cuda.is_available():
+        print("bench_indexer: needs a CUDA GPU", file=sys.stderr)
+        return 2
+    providers = args.providers.split(",")
+    deep_gemm = None
+    if "deepgemm" in providers:
+        try:
+            import deep_gemm
+        except Exception as e:  # report and go on without it
+            print(f"deepgemm unavailable ({type(e).__name__}: {e}); skipping it")
+            providers.remove("deepgemm")
+    gpu = torch.cuda.get_device_name()
+    bw = copy_bandwidth()
+    versions = f"torch {torch.__version__}, triton {importlib.metadata.version('triton')}"
+    if deep_gemm is not None:
+        versions += f", sgl-deep-gemm {importlib.metadata.version('sgl-deep-gemm')}"
+    print(f"{gpu}, {torch.cuda.get_device_properties(0).multi_processor_count} SMs, {versions}, "
+          f"{datetime.date.today()}; copy bandwidth {bw / 1e12:.2f} TB/s (read + write)")
+    rows, failed = [], False
+    cases = PAGED_CASES[:3] if args.quick else PAGED_CASES
+    for next_n in (1, 2):
+        for batch, ctx in cases:
+            case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
+                                   device="cuda")
+            tokens = int(case.context_lens[:, -1].long().sum())
+            moved = case.q.numel() + case.weights.numel() * 4 + tokens * 132 + tokens * next_n * 4
+            invalid = case.invalid_mask()
+            first = None
+            for provider in providers:
+                if provider == "torch" and tokens > 300_000:
+                    continue
+                meta_fn, fn = paged_fns(provider, case, deep_gemm)
+                out = fn()
+                out = out if isinstance(out, torch.Tensor) else torch.from_dlpack(out)
+                if first is None:
+                    first = out.masked_fill(invalid, 0)
+                else:
+                    diff = calc_diff(out.masked_fill(invalid, 0), first)
+                    if not diff < 1e-5:
+                        print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
+                        failed = True
+                t = bench(fn)
+                t_meta = bench(meta_fn)
+                rows.append(dict(op="paged", provider=provider, batch=batch, context=ctx, next_n=next_n, us=t * 1e6,
+                                 metadata_us=t_meta * 1e6, gb_s=moved / t / 1e9, pct_copy_bw=100 * moved / t / bw,
+                                 tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, gpu=gpu))
+            del case
+    for seq, seq_kv in RAGGED_CASES[:1] if args.quick else RAGGED_CASES:
+        case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
+        cost = int((case.ke.long() - case.ks.long()).clamp_min(0).sum())
+        invalid = case.invalid_mask()
+        first = None
+        for provider in providers:
+            if provider == "torch":
+                continue
+            fn = ragged_fn(provider, case, deep_gemm)
+            out = fn()
+            out = out if isinstance(out, torch.Tensor) else torch.from_dlpack(out)
+            if first is None:
+                first = out.masked_fill(invalid, 0)
+            elif not calc_diff(out.masked_fill(invalid, 0), first) < 1e-5:
+                print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
+                failed = True
+            del out
+            t = bench(fn, reps=10)
+            rows.append(dict(op="ragged", provider=provider, batch=seq, context=seq_kv, next_n=1, us=t * 1e6,
+                             metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
+                             gpu=gpu))
+        del case, first
+    report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
+    return 1 if failed else 0
+
+
+def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None:
+    base = providers[0]
+    ref = {(r["op"], r["batch"], r["context"], r["next_n"]): r for r in rows if r["provider"] == base}
+    head = "".join(f" | {p:>12s} us  x{base[:2]}" for p in providers)
+    print(f"\n{'paged  B x ctx   next_n':28s}{head} | meta us (per provider) | best GB/s  %copy")
+    for key in [k for k in ref if k[0] == "paged"]:
+        cells, metas, best = "", "", None
+        for p in providers:
+            r = next((r for r in rows if r["provider"] == p and
+                      (r["op"], r["batch"], r["context"], r["next_n"]) == key), None)
+            if r is None:
+                cells += f" | {'-':>15s}     "
+                continue
+            cells += f" | {r['us']:12.1f}   {ref[key]['us'] / r['us']:4.2f}"
+            metas += f" {r['metadata_us']:5.1f}"
+            if p != base and (best is None or r["us"] < best["us"]):
+                best = r
+        best = best or ref[key]
+        print(f"paged {key[1]:4d} x {key[2]:6d}   {key[3]}      {cells} | {metas:22s} | {best['gb_s']:7.0f} "
+              f"{best['pct_copy_bw']:5.1f}")
+    print(f"\n{'ragged S x SKV':28s}" + "".join(f" | {p:>12s} TFLOPS" for p in providers))
+    for key in [k for k in ref if k[0] == "ragged"]:
+        cells = ""
+        for p in providers:
+            r = next((r for r in rows if r["provider"] == p and (r["op"], r["batch"], r["context"]) == key[:3]), None)
+            cells += f" | {r['tflops']:19.0f}" if r else f" | {'-':>19s}"
+        print(f"ragged {key[1]:5d} x {key[2]:6d}       {cells}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = "bench_" + "".join(c if c.isalnum() else "_" for c in gpu)
+    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 1]})
+    paged_keys = [k for k in ref if k[0] == "paged"]
+    width = 0.8 / len(providers)
+    for i, p in enumerate(providers):
+        vals = [next((r["pct_copy_bw"] for r in rows if r["provider"] == p and
+                      (r["op"], r["batch"], r["context"], r["next_n"]) == k), 0) for k in paged_keys]
+        axes[0].bar([j + i * width for j in range(len(paged_keys))], vals, width, label=p)
+        rk = [k for k in ref if k[0] == "ragged"]
+        rv = [next((r["tflops"] for r in rows if r["provider"] == p and (r["op"], r["batch"], r["context"]) == k[:3]),
+                   0) for k in rk]
+        axes[1].bar([j + i * width for j in range(len(rk))], rv, width, label=p)
+    axes[0].set_xticks([j + 0.4 - width / 2 for j in range(len(paged_keys))],
+                       [f"{k[1]}x{k[2] // 1024}K\nn={k[3]}" for k in paged_keys], fontsize=8)
+    axes[0].set_ylabel("% of measured copy bandwidth")
+    axes[0].set_title("paged logits (H=64, D=128)")
+    axes[0].legend()
+    rk = [k for k in ref if k[0] == "ragged"]
+    axes[1].set_xticks([j + 0.4 - width / 2 for j in range(len(rk))], [f"{k[1]}x{k[2] // 1024}K" for k in rk],
+                       fontsize=8)
+    axes[1].set_ylabel("TFLOPS")
+    axes[1].set_title("ragged logits")
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out_dir / f"{stem}.png", dpi=110)
+    print(f"wrote {out_dir / stem}.csv and .png")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

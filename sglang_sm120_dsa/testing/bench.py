@@ -1,0 +1,49 @@
+"""Timing for benchmarks and tuning: median GPU time per call with a cold L2, and the device's copy bandwidth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["bench", "copy_bandwidth"]
+
+_flush_buffers: dict[torch.device, torch.Tensor] = {}
+
+
+def _flush(device: torch.device) -> None:
+    """Overwrite more than any L2 (256 MiB), so every timed call reads its inputs from memory."""
+    buf = _flush_buffers.get(device)
+    if buf is None:
+        buf = _flush_buffers[device] = torch.empty(256 << 20, dtype=torch.uint8, device=device)
+    buf.zero_()
+
+
+def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seconds: float = 2.0) -> float:
+    """Median seconds of ``fn`` on the current CUDA device, each call after an L2 flush, timed with events (the
+    flush keeps the GPU busy while the call is launched, so host launch time is hidden as in a CUDA graph)."""
+    device = torch.device("cuda", torch.cuda.current_device())
+    for _ in range(warmup):
+        fn()
+    times = []
+    deadline = time.perf_counter() + max_seconds
+    for _ in range(reps):
+        _flush(device)
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+        if time.perf_counter() > deadline and len(times) >= 5:
+            break
+    times.sort()
+    return times[len(times) // 2]
+
+
+def copy_bandwidth(num_bytes: int = 2 << 30) -> float:
+    """Bytes per second of a large device-to-device copy, counting bytes read plus bytes written."""
+    src = torch.empty(num_bytes, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    return 2 * num_bytes / bench(lambda: dst.copy_(src), reps=10)

@@ -1,0 +1,130 @@
+"""Ahead-of-time compilation of the Triton variants for any target arch, without a GPU (tests, review).
+
+``compile_variant(variant, arch)`` builds the same specialization the runtime launch produces (runtime integers
+unspecialized, only the KV cache and output pointers 16-byte aligned) and returns Triton's compiled kernel, whose
+``asm`` holds the PTX and cubin; :func:`sass` disassembles a cubin with the ``cuobjdump`` that ships with Triton.
+Must not run under ``TRITON_INTERPRET=1`` (the kernels would be interpreter objects).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import tempfile
+
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+from .kernels.decode import MODE_FP4
+from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
+from .kernels.paged import _dsa_paged_clean_logits_kernel
+from .kernels.paged import _dsa_paged_mqa_logits_kernel
+from .kernels.ragged import _dsa_mqa_logits_kernel
+from .variants import Variant
+
+_ALIGNED = [["tt.divisibility", 16]]
+
+
+def _signature(variant: Variant) -> tuple[object, dict, dict]:
+    """(kernel, signature, attrs) of a variant; constexprs get "constexpr"."""
+    out = "*u8"  # logits are passed as bytes (the dtype is a runtime flag)
+    if variant.kernel == "paged":
+        fn = _dsa_paged_mqa_logits_kernel
+        sf = "*i32" if variant.get("MODE") == MODE_FP4.value else "*u8"
+        ptrs = {"q_ptr": "*u8", "q_sf_ptr": sf, "kv_ptr": "*u8", "w_ptr": "*fp32", "lens_ptr": "*i32",
+                "table_ptr": "*i32", "meta_ptr": "*i32", "idx_ptr": "*i32", "out_ptr": out}
+        aligned = ("kv_ptr", "out_ptr")
+    elif variant.kernel == "ragged":
+        fn = _dsa_mqa_logits_kernel
+        fp4 = variant.get("MODE") == MODE_FP4.value
+        ptrs = {"q_ptr": "*u8", "q_sf_ptr": "*i32" if fp4 else "*u8", "kv_ptr": "*u8",
+                "kv_sf_ptr": "*i32" if fp4 else "*fp32", "w_ptr": "*fp32", "ks_ptr": "*i32", "ke_ptr": "*i32",
+                "out_ptr": out}
+        aligned = ("q_ptr", "kv_ptr", "kv_sf_ptr", "out_ptr")
+    elif variant.kernel == "metadata":
+        fn = _dsa_paged_mqa_metadata_kernel
+        ptrs = {"lens_ptr": "*i32", "idx_ptr": "*i32", "meta_ptr": "*i32"}
+        aligned = ()
+    else:
+        fn = _dsa_paged_clean_logits_kernel
+        ptrs = {"lens_ptr": "*i32", "out_ptr": out}
+        aligned = ("out_ptr",)
+    constexprs = dict(variant.constexprs)
+    signature = {name: ptrs.get(name, "constexpr" if name in constexprs else "i32") for name in fn.arg_names}
+    attrs = {(fn.arg_names.index(name),): _ALIGNED for name in aligned}
+    return fn, signature, attrs
+
+
+def compile_variant(variant: Variant, arch: int):
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        raise RuntimeError("ahead-of-time compilation needs TRITON_INTERPRET unset")
+    fn, signature, attrs = _signature(variant)
+    source = ASTSource(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": variant.num_warps})
+
+
+def cuobjdump() -> pathlib.Path:
+    return pathlib.Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
+
+
+def sass(cubin: bytes) -> str:
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        return subprocess.run([str(cuobjdump()), "-sass", f.name], check=True, capture_output=True, text=True).stdout
+
+
+# Tensor-core instructions each (arch, operand mode) must use: (PTX substring, SASS opcode prefix).
+_FP16_MMA = ("mma.sync.aligned.m16n8k16", "HMMA.16816")
+_EXPECTED = {
+    "native": {89: ("e4m3.e4m3", "QMMA.16832.F32.E4M3.E4M3"), 90: ("wgmma.mma_async", "QGMMA"),
+               100: ("tcgen05.mma", "UTCQMMA"), 120: ("e4m3.e4m3", "QMMA.16832.F32.E4M3.E4M3"),
+               121: ("e4m3.e4m3", "QMMA.16832.F32.E4M3.E4M3")},
+    "decoded": {80: _FP16_MMA, 86: _FP16_MMA, 89: _FP16_MMA, 90: ("wgmma.mma_async", "HGMMA"),
+                100: ("tcgen05.mma", "UTCHMMA"), 120: _FP16_MMA, 121: _FP16_MMA},
+}
+_FP8_PTX_TYPES = ("e4m3", "e5m2")
+
+
+def check_arch(arch: int) -> dict:
+    """Compile every variant for ``arch`` and check it. Returns counts and the list of problems (empty = pass)."""
+    from .config import SMEM_PER_BLOCK
+    from .kernels.decode import MODE_NATIVE
+    from .variants import kernel_variants
+
+    problems: list[str] = []
+    sass_done: set[tuple] = set()
+    max_shared = 0
+    variants = kernel_variants(arch)
+    for variant in variants:
+        try:
+            kernel = compile_variant(variant, arch)
+        except Exception as e:  # report every failing variant, not just the first
+            problems.append(f"sm_{arch} {variant.describe()}: compile failed: {type(e).__name__}: {e}"[:400])
+            continue
+        name = f"sm_{arch} {variant.describe()}"
+        shared = kernel.metadata.shared
+        max_shared = max(max_shared, shared)
+        if shared > SMEM_PER_BLOCK[arch]:
+            problems.append(f"{name}: {shared} bytes of shared memory > {SMEM_PER_BLOCK[arch]}")
+        if variant.kernel not in ("paged", "ragged"):
+            continue
+        ptx = kernel.asm["ptx"]
+        mode = "native" if variant.get("MODE") == MODE_NATIVE.value else "decoded"
+        ptx_op, sass_op = _EXPECTED[mode][arch]
+        if ptx_op not in ptx:
+            problems.append(f"{name}: no {ptx_op} in the PTX")
+        if arch < 89 and any(t in ptx for t in _FP8_PTX_TYPES):
+            problems.append(f"{name}: FP8 types in sm_{arch} PTX")
+        key = (variant.kernel, variant.get("MODE"), variant.get("D"))
+        if key not in sass_done:  # disassembly costs 0.3 s: one per (kernel, mode, ragged head_dim)
+            sass_done.add(key)
+            code = sass(kernel.asm["cubin"])
+            if sass_op not in code:
+                problems.append(f"{name}: no {sass_op} in the SASS")
+            if arch < 89 and "E4M3" in code:
+                problems.append(f"{name}: E4M3 in sm_{arch} SASS")
+    return {"arch": arch, "variants": len(variants), "sass_checked": len(sass_done), "max_shared": max_shared,
+            "problems": problems}

@@ -1,0 +1,109 @@
+"""Launch configurations of the Triton kernels and the per-arch facts they depend on.
+
+Tuning tables are JSON files shipped in the package, ``configs/<op>/triton/sm_<arch>.json`` (see configs/README.md).
+A table has a family-wide ``split_kv`` and ``programs_per_sm`` (the metadata depends on them, so they cannot vary
+per call), then per operand mode (``native``, ``bytes``, ``fp4``) and ``H=..,next_n=..`` (paged) or ``H=..,D=..``
+(ragged) a map from a size bucket (an upper bound on tokens, ``batch * max_context_len`` or ``seq_len * width``) to
+the tile sizes. Without a table for the arch, the defaults below apply and a warning says so once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from importlib import resources
+
+import torch
+
+from .. import envs
+from ..errors import ImplementationError
+from .kernels.decode import MODE_BYTES
+from .kernels.decode import MODE_FP4
+from .kernels.decode import MODE_NATIVE
+
+logger = logging.getLogger("sglang_sm120_dsa")
+
+ATOM = 8  # rows per paged task: every next_n (<= 8) row of a request, or up to 8 varlen tokens of one request
+MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.value: "fp4"}
+
+# Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), by arch.
+SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 100: 232448, 103: 232448,
+                  120: 101376, 121: 101376}
+
+# Conservative defaults: fit 99 KB of shared memory (SM86/89/120), good enough anywhere.
+PAGED_FAMILY_DEFAULT = {"split_kv": 512, "programs_per_sm": 2}
+PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3}
+RAGGED_TILE_DEFAULT = {"block_kv": 64, "chunk": 2048, "num_warps": 4, "num_stages": 3}
+
+
+def arch_of(device: torch.device) -> int | None:
+    """``major * 10 + minor`` of a CUDA device; None for CPU tensors (the Triton interpreter)."""
+    if device.type != "cuda":
+        return None
+    major, minor = torch.cuda.get_device_capability(device)
+    return major * 10 + minor
+
+
+def fp8_mode(device: torch.device) -> int:
+    """The FP8 operand mode for ``device``, honouring ``SGLANG_SM120_DSA_TRITON_FP8``."""
+    arch = arch_of(device)
+    native_ok = arch is None or arch >= 89
+    forced = envs.TRITON_FP8.get()
+    if forced not in envs.TRITON_FP8.choices:
+        raise ImplementationError(f"{envs.TRITON_FP8.name}={forced!r} is not valid: choose one of "
+                                  f"{', '.join(envs.TRITON_FP8.choices)}")
+    if forced == "bytes" or (forced == "auto" and not native_ok):
+        return MODE_BYTES.value
+    if not native_ok:
+        raise ImplementationError(f"{envs.TRITON_FP8.name}=native: FP8 tensor-core operands need SM89 or newer, "
+                                  f"this is sm_{arch}; use bytes or auto")
+    return MODE_NATIVE.value
+
+
+@functools.cache
+def table(op: str, arch: int | None) -> dict:
+    """The tuning table of ``op`` for ``arch`` ({} when there is none; logged once)."""
+    if arch is None:
+        return {}
+    try:
+        text = resources.files("sglang_sm120_dsa.configs").joinpath(op, "triton", f"sm_{arch}.json").read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        logger.warning("no Triton tuning table configs/%s/triton/sm_%d.json; using untuned defaults", op, arch)
+        return {}
+    return json.loads(text)
+
+
+def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:
+    """The entry of ``section[key]`` whose bucket is the smallest one >= ``tokens`` (else the largest)."""
+    buckets = section.get(key) or section.get("default")
+    if not buckets:
+        return dict(default)
+    bounds = sorted(buckets, key=lambda b: float(b))
+    chosen = next((b for b in bounds if tokens <= float(b)), bounds[-1])
+    return {**default, **buckets[chosen]}
+
+
+def paged_family(arch: int | None) -> dict:
+    """``split_kv`` and ``programs_per_sm``: fixed per arch because the metadata encodes them."""
+    return {**PAGED_FAMILY_DEFAULT, **{k: v for k, v in table("paged_mqa_logits", arch).items()
+                                       if k in PAGED_FAMILY_DEFAULT}}
+
+
+def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, tokens: int) -> dict:
+    section = table("paged_mqa_logits", arch).get(MODE_NAMES[mode], {})
+    return _pick(section, f"H={heads},next_n={next_n}", tokens, PAGED_TILE_DEFAULT)
+
+
+def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:
+    section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
+    return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)
+
+
+def rows_per_group(heads: int, rows: int) -> int:
+    """Query rows per MMA: one row for next_n == 1, else as many as fit 128 columns (at most 8), and at least 16
+    columns (``tl.dot``). Two classes per head count keep the number of compiled variants small."""
+    group = 1 if rows == 1 else max(1, min(8, 128 // heads))
+    while group * heads < 16:
+        group *= 2
+    return group

@@ -1,0 +1,70 @@
+"""Operand decoding shared by the Triton kernels.
+
+Three operand modes (``MODE`` constexpr):
+
+* ``MODE_NATIVE`` (SM89 and newer): FP8 bytes bitcast to e4m3 and fed to ``tl.dot`` as is.
+* ``MODE_BYTES`` (SM80/86, where Triton rejects e4m3): the fp16 bits ``((b & 0x7F) << 7) | ((b & 0x80) << 8)``
+  are exactly ``e4m3(b) / 256`` (subnormals included), so the dot of two decoded operands is the FP8 dot
+  ``/ 65536``; the launcher folds the 65536 into the scale. No FP8 type appears in the generated code.
+* ``MODE_FP4``: MXFP4 e2m1 nibbles times their ue8m0 block scale, decoded to bf16. Both factors are powers of two
+  times at most two significant bits, so the bf16 values and every product are exact, and one bf16 dot over the
+  whole head_dim replaces a dot plus an fp32 rescale per 32-element block.
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+MODE_NATIVE = tl.constexpr(0)
+MODE_BYTES = tl.constexpr(1)
+MODE_FP4 = tl.constexpr(2)
+BYTES_SCALE = 65536.0  # 256 * 256: the factor MODE_BYTES leaves out of each dot
+
+
+@triton.jit
+def fp8_operand(raw, MODE: tl.constexpr):
+    """uint8 e4m3 bytes -> an operand ``tl.dot`` accepts on this arch."""
+    if MODE == MODE_NATIVE:
+        operand = raw.to(tl.float8e4nv, bitcast=True)
+    else:
+        x = raw.to(tl.uint16)
+        operand = (((x & 0x7F) << 7) | ((x & 0x80) << 8)).to(tl.float16, bitcast=True)
+    return operand
+
+
+@triton.jit
+def _e2m1_times_scale(code, scale):
+    """4-bit codes (int32) times fp32 scales -> fp32: sign bit 3, exponent bits 1-2 (bias 1), mantissa bit 0."""
+    exponent = (code >> 1) & 3
+    mantissa = code & 1
+    # |value| bits in fp32: 2^(e-1) * (1 + m/2) for e >= 1, m/2 for e == 0
+    normal = ((exponent + 126) << 23) | (mantissa << 22)
+    magnitude = tl.where(exponent == 0, mantissa.to(tl.float32) * 0.5, normal.to(tl.float32, bitcast=True))
+    value = magnitude * scale
+    return tl.where((code & 8) != 0, -value, value)
+
+
+@triton.jit
+def fp4_operand(packed, words, HALF_D: tl.constexpr):
+    """Packed e2m1 bytes ``[R, D/2]`` (element 2i in the low nibble) and int32 ue8m0 words ``[R]`` (byte k scales
+    elements [32k, 32k + 32)) -> bf16 ``[R, D]``."""
+    b = packed.to(tl.int32) & 0xFF
+    block = tl.arange(0, HALF_D) // 16  # packed byte i holds elements 2i, 2i+1, both in block i // 16
+    exponent = (words.to(tl.int32)[:, None] >> (8 * block)[None, :]) & 0xFF
+    # 2^(e - 127) from the fp32 exponent field; byte 0 is the subnormal 2^-127, byte 255 is NaN (OCP MX)
+    bits = tl.where(exponent == 0, 1 << 22, tl.where(exponent == 255, 0x7FC00000, exponent << 23))
+    scale = bits.to(tl.float32, bitcast=True)
+    lo = _e2m1_times_scale(b & 0xF, scale)
+    hi = _e2m1_times_scale(b >> 4, scale)
+    return tl.reshape(tl.join(lo, hi), [packed.shape[0], 2 * HALF_D]).to(tl.bfloat16)
+
+
+@triton.jit
+def store_logits(out_ptr, offsets, values, mask, out_bf16):
+    """Store fp32 ``values`` at element ``offsets`` of a logits buffer passed as bytes: bf16 (rounded to nearest
+    even) or fp32 by the runtime flag ``out_bf16``, so one compiled kernel serves both logits dtypes."""
+    if out_bf16 != 0:
+        tl.store((out_ptr + offsets * 2).to(tl.pointer_type(tl.bfloat16)), values.to(tl.bfloat16), mask=mask)
+    else:
+        tl.store((out_ptr + offsets * 4).to(tl.pointer_type(tl.float32)), values, mask=mask)

@@ -1,0 +1,174 @@
+"""Paged (decode) indexer logits: ``_dsa_paged_mqa_logits_kernel`` and its ``-inf`` cleaner.
+
+Work unit: a *task* = one KV split (``SPLIT_KV`` tokens) of one *atom* (all query rows that share a request's
+pages: the ``next_n`` MTP rows of a request, or up to ``ATOM`` consecutive varlen tokens with the same index). A
+task loads each key once and scores it for every row of the atom. The schedule metadata (the foundation's
+algorithm with this family's ``SPLIT_KV``) gives every SM a contiguous range of tasks; ``PROGRAMS_PER_SM``
+programs share an SM's range, taking every ``PROGRAMS_PER_SM``-th task, so their pipelines overlap. A task is
+computed by exactly one program with the same arithmetic whatever the SM count: results are bitwise deterministic.
+
+Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
+tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM), then
+``relu``, the head weights, a sum over heads and the per-token scale. Columns outside a row's valid set inside
+the task's range get ``-inf``; the cleaner writes ``-inf`` on the rest of the row when ``clean_logits``.
+
+``head_dim`` (64 or 128) and the logits dtype are runtime values: tiles are 128 wide with the columns past
+``head_dim`` masked (the bytes moved are the same; only the MMA does more), and the logits buffer is passed as
+bytes. That keeps the compiled variants to one per (arch, operand mode, H, rows per group, tiles).
+"""
+
+from __future__ import annotations
+
+import triton
+import triton.language as tl
+
+from .decode import MODE_BYTES
+from .decode import MODE_FP4
+from .decode import fp4_operand
+from .decode import fp8_operand
+from .decode import store_logits
+
+# Runtime scalars must not be specialized (value 1, divisibility by 16): a warmed-up variant must serve every
+# batch, table width and context length, or a new compilation could start during CUDA-graph capture. Likewise the
+# alignment of pointers read once per task (slices such as ``context_lens[1:]`` are legal); only the KV cache
+# (validated 16-byte aligned, read with vector loads) and our own output buffer keep it.
+_RUNTIME_INTS = ["stride_w", "stride_table", "stride_page", "stride_out", "num_slots", "next_n", "num_blocks",
+                 "width", "table_width", "block_kv", "log2_block_kv", "lens_2d", "varlen", "head_dim", "out_bf16"]
+_ANY_ALIGNMENT = ["q_ptr", "q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
+
+
+@triton.jit
+def _row_lengths(lens_ptr, rows, ok, next_n, lens_2d):
+    """Valid columns per query row: ``ctx[row]`` (2-D) or ``ctx[b] - next_n + 1 + j`` (1-D, ``row = b*next_n + j``)."""
+    b = tl.where(lens_2d != 0, rows, rows // next_n)
+    length = tl.load(lens_ptr + b, mask=ok, other=0)
+    return tl.where(lens_2d != 0, length, length - next_n + 1 + (rows - b * next_n))
+
+
+@triton.jit
+def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.constexpr):
+    """(first row, number of rows, block-table row, uncapped length) of the atom starting at slot ``a``."""
+    r = tl.arange(0, ATOM)
+    if varlen != 0:
+        rows = a + r
+        ok = rows < num_slots
+        ids = tl.load(idx_ptr + rows, mask=ok, other=-1)
+        same = ok & (ids == tl.load(idx_ptr + a))
+        n_rows = tl.min(tl.where(same, ATOM, r), axis=0)  # leading run of the request's tokens
+        row0 = a
+    else:
+        n_rows = next_n
+        row0 = a * next_n
+    rows = row0 + r
+    in_atom = r < n_rows
+    length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, rows, in_atom, next_n, lens_2d), 0), axis=0)
+    return row0, n_rows, tl.maximum(length, 0)
+
+
+@triton.jit
+def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
+          stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
+          block_kv, log2_block_kv, lens_2d, head_dim, out_bf16, row0, n_rows, table_row, length, split,
+          H: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
+          MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
+    N: tl.constexpr = ROWS * H
+    DQ: tl.constexpr = 64 if MODE == MODE_FP4 else 128  # tile width in bytes per (token or head) row of values
+    dq_len = head_dim // 2 if MODE == MODE_FP4 else head_dim  # the bytes of it that exist
+    cap = table_width * block_kv  # tokens the block table can address
+    t_begin = split * SPLIT_KV
+    t_end = tl.minimum(t_begin + SPLIT_KV, tl.minimum(length, tl.minimum(cap, width)))
+    n_iter = tl.cdiv(t_end - t_begin, BLOCK_T)
+    n = tl.arange(0, N)
+    dq = tl.arange(0, DQ)
+    d_ok = dq < dq_len
+    rr = tl.arange(0, ROWS)
+    table = table_ptr + table_row.to(tl.int64) * stride_table
+    for g in range(0, tl.cdiv(n_rows, ROWS)):
+        row_n = g * ROWS + n // H  # row of the atom for each N column
+        ok_n = row_n < n_rows
+        qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
+        q_raw = tl.load(q_ptr + qrow[:, None] * dq_len + dq[None, :], mask=ok_n[:, None] & d_ok[None, :], other=0)
+        if MODE == MODE_FP4:
+            q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
+        else:
+            q = fp8_operand(q_raw, MODE)
+        w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
+        row_r = g * ROWS + rr
+        ok_r = row_r < n_rows
+        valid_len = tl.minimum(_row_lengths(lens_ptr, row0 + row_r, ok_r, next_n, lens_2d), cap)
+        out_rows = (row0 + row_r).to(tl.int64) * stride_out
+        for it in tl.range(0, n_iter, num_stages=NUM_STAGES):
+            tok = t_begin + it * BLOCK_T + tl.arange(0, BLOCK_T)
+            in_range = tok < t_end
+            page = tl.load(table + (tok >> log2_block_kv), mask=in_range, other=0)
+            page = tl.minimum(tl.maximum(page, 0), num_blocks - 1).to(tl.int64)
+            slot = tok & (block_kv - 1)
+            page_base = kv_ptr + page * stride_page
+            k_raw = tl.load(page_base[:, None] + (slot * dq_len)[:, None] + dq[None, :],
+                            mask=in_range[:, None] & d_ok[None, :], other=0)
+            scale_ptr = (page_base + block_kv * dq_len).to(tl.pointer_type(tl.int32)) + slot
+            if MODE == MODE_FP4:
+                k = fp4_operand(k_raw, tl.load(scale_ptr, mask=in_range, other=0), DQ)
+            else:
+                k = fp8_operand(k_raw, MODE)
+                kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
+            scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
+            weighted = tl.maximum(scores, 0.0) * w[None, :]
+            logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
+            if MODE != MODE_FP4:
+                if MODE == MODE_BYTES:
+                    kscale = kscale * 65536.0  # the 256 * 256 the byte decoding leaves out
+                logits = logits * kscale[:, None]
+            logits = tl.trans(logits)  # [ROWS, BLOCK_T]
+            logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
+            store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],
+                         out_bf16)
+
+
+@triton.jit(do_not_specialize=_RUNTIME_INTS, do_not_specialize_on_alignment=_ANY_ALIGNMENT)
+def _dsa_paged_mqa_logits_kernel(
+        q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, idx_ptr, out_ptr,
+        stride_w, stride_table, stride_page, stride_out,  #
+        num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, head_dim,
+        out_bf16,  #
+        H: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
+        ATOM: tl.constexpr, PROGRAMS_PER_SM: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
+    pid = tl.program_id(0)
+    sm = pid // PROGRAMS_PER_SM
+    lane = pid % PROGRAMS_PER_SM
+    a = tl.load(meta_ptr + 2 * sm)
+    split = tl.load(meta_ptr + 2 * sm + 1)
+    a_end = tl.load(meta_ptr + 2 * sm + 2)
+    split_end = tl.load(meta_ptr + 2 * sm + 3)
+    count = 0
+    while (a < a_end) | ((a == a_end) & (split < split_end)):
+        row0, n_rows, length = _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
+        if count % PROGRAMS_PER_SM == lane:
+            table_row = tl.where(varlen != 0, row0, a)
+            _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
+                  stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
+                  head_dim, out_bf16, row0, n_rows, table_row, length, split, H, ROWS, BLOCK_T, SPLIT_KV, MODE,
+                  NUM_STAGES)
+        count += 1
+        # next task in the metadata's order: next split, else the next atom that has any
+        split += 1
+        if split * SPLIT_KV >= length:
+            split = 0
+            a += tl.where(varlen != 0, n_rows, 1)
+            length = 0
+            while (a < num_slots) & (length == 0):
+                _, n_rows, length = _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
+                if length == 0:
+                    a += tl.where(varlen != 0, n_rows, 1)
+
+
+@triton.jit(do_not_specialize=["stride_out", "next_n", "width", "cap", "lens_2d", "out_bf16"],
+            do_not_specialize_on_alignment=["lens_ptr"])
+def _dsa_paged_clean_logits_kernel(lens_ptr, out_ptr, stride_out, next_n, width, cap, lens_2d, out_bf16,
+                                   BLOCK: tl.constexpr):
+    """``-inf`` on columns ``[min(len, cap), width)`` of row ``program_id(0)``, ``BLOCK`` columns per program."""
+    row = tl.program_id(0)
+    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, row, True, next_n, lens_2d), 0), cap)
+    cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    neg_inf = tl.full([BLOCK], float("-inf"), tl.float32)
+    store_logits(out_ptr, row.to(tl.int64) * stride_out + cols, neg_inf, (cols >= length) & (cols < width), out_bf16)

@@ -1,0 +1,97 @@
+"""Launchers of the Triton family: map a validated call to a kernel launch.
+
+Grids come from shapes only and every runtime integer is unspecialized, so one compiled variant per
+(arch, operand mode, H, D, tile config, logits dtype) serves every batch and context length, and :func:`warmup`
+can compile them all before CUDA-graph capture.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+
+from .._checks import MetadataCall
+from .._checks import PagedCall
+from .._checks import RaggedCall
+from .config import ATOM
+from .config import arch_of
+from .config import fp8_mode
+from .config import paged_family
+from .config import paged_tiles
+from .config import ragged_tiles
+from .config import rows_per_group
+from .kernels.decode import MODE_FP4
+from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
+from .kernels.paged import _dsa_paged_clean_logits_kernel
+from .kernels.paged import _dsa_paged_mqa_logits_kernel
+from .kernels.ragged import _dsa_mqa_logits_kernel
+
+_SM_TILE = 16  # metadata rows per program
+_B_CHUNK = 128  # metadata slots per step
+
+
+def _bytes(out: torch.Tensor) -> torch.Tensor:
+    """The logits view as uint8 (same base pointer); the kernels index it in elements of the runtime dtype."""
+    return out.view(torch.uint8)
+
+
+def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
+    family = paged_family(arch_of(call.context_lens.device))
+    meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
+    grid = (triton.cdiv(call.num_sms + 1, _SM_TILE),)
+    idx = call.indices if call.indices is not None else call.context_lens
+    _dsa_paged_mqa_metadata_kernel[grid](
+        call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
+        call.num_sms, SPLIT_KV=family["split_kv"], ATOM=ATOM, SM_TILE=_SM_TILE, B_CHUNK=_B_CHUNK,
+        NEXT_N_P2=8)  # next_n <= 8; one variant for all
+    return meta
+
+
+def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None) -> None:
+    """Fill ``out`` (``[B * next_n, width]`` view); ``tiles`` overrides the table (warmup, tuning)."""
+    if call.rows == 0 or call.width == 0:
+        return
+    device = call.q.device
+    arch = arch_of(device)
+    mode = MODE_FP4.value if call.is_fp4 else fp8_mode(device)
+    family = paged_family(arch)
+    tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch * call.width)
+    rows = ATOM if call.indices is not None else call.next_n
+    q_sf = call.q_sf if call.is_fp4 else call.q
+    idx = call.indices if call.indices is not None else call.context_lens
+    num_sms = call.schedule_meta.shape[0] - 1
+    grid = (num_sms * family["programs_per_sm"],)
+    out_bf16 = int(out.dtype == torch.bfloat16)
+    _dsa_paged_mqa_logits_kernel[grid](
+        call.q.view(torch.uint8), q_sf, call.kv_cache, call.weights, call.context_lens, call.block_table,
+        call.schedule_meta, idx, _bytes(out),
+        call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
+        call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
+        call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), call.head_dim, out_bf16,
+        H=call.num_heads, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
+        SPLIT_KV=family["split_kv"], ATOM=ATOM, PROGRAMS_PER_SM=family["programs_per_sm"], MODE=mode,
+        NUM_STAGES=tiles["num_stages"], num_warps=tiles["num_warps"], num_stages=1)
+    if call.clean_logits:
+        block = 1024
+        _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, block))](
+            call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
+            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=block)
+
+
+def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None) -> None:
+    """Fill ``out`` (``[seq_len, width]`` view); ``tiles`` overrides the table."""
+    if call.seq_len == 0 or call.width == 0:
+        return
+    device = call.q.device
+    arch = arch_of(device)
+    mode = MODE_FP4.value if call.is_fp4 else fp8_mode(device)
+    tiles = tiles or ragged_tiles(arch, mode, call.num_heads, call.head_dim, call.seq_len * call.width)
+    block_q = max(1, 128 // call.num_heads)
+    q_sf = call.q_sf if call.is_fp4 else call.q
+    grid = (triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, tiles["chunk"]))
+    _dsa_mqa_logits_kernel[grid](
+        call.q.view(torch.uint8), q_sf, call.kv.view(torch.uint8), call.kv_sf, call.weights, call.ks, call.ke,
+        _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
+        int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
+        H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
+        MODE=mode, NUM_STAGES=tiles["num_stages"], num_warps=tiles["num_warps"], num_stages=1)

@@ -1,0 +1,94 @@
+"""Every kernel variant the Triton launchers can produce on an arch, in one list.
+
+The ahead-of-time tests compile each one for each target arch (no GPU needed) and :func:`warmup` runs each one
+on a device, so that nothing compiles during CUDA-graph capture. A variant is what Triton specializes on: the
+kernel, its constexprs (the operand mode among them) and ``num_warps``; head_dim (paged) and the logits dtype are
+runtime values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._checks import FP4_HEAD_DIMS
+from .._checks import MAX_NEXT_N
+from .._checks import RAGGED_FP8_HEAD_DIMS
+from .._checks import SUPPORTED_HEADS
+from .config import ATOM
+from .config import paged_family
+from .config import paged_tiles
+from .config import ragged_tiles
+from .config import rows_per_group
+from .kernels.decode import MODE_BYTES
+from .kernels.decode import MODE_FP4
+from .kernels.decode import MODE_NATIVE
+
+__all__ = ["Variant", "kernel_variants", "modes_for", "SIZE_PROBES"]
+
+# Token counts that reach every bucket of a tuning table (buckets are upper bounds; see config._pick).
+SIZE_PROBES = (1, 2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**40)
+METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "B_CHUNK": 128, "NEXT_N_P2": 8}
+CLEAN_BLOCK = 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    kernel: str  # "paged", "ragged", "metadata", "clean"
+    constexprs: tuple[tuple[str, object], ...]
+    num_warps: int
+
+    def get(self, name: str):
+        return dict(self.constexprs).get(name)
+
+    def describe(self) -> str:
+        args = ",".join(f"{k}={v}" for k, v in self.constexprs)
+        return f"{self.kernel}[{args}] warps={self.num_warps}"
+
+
+def modes_for(arch: int | None) -> tuple[int, ...]:
+    """Operand modes the launchers use on ``arch``: native FP8 needs SM89+, bytes is forcible everywhere."""
+    native = (MODE_NATIVE.value,) if arch is None or arch >= 89 else ()
+    return (*native, MODE_BYTES.value, MODE_FP4.value)
+
+
+def _unique(variants: list[Variant]) -> list[Variant]:
+    return list(dict.fromkeys(variants))
+
+
+def paged_variants(arch: int | None) -> list[Variant]:
+    family = paged_family(arch)
+    out = []
+    for mode in modes_for(arch):
+        for heads in SUPPORTED_HEADS:
+            for next_n in range(1, MAX_NEXT_N + 1):  # varlen atoms (up to ATOM rows) fall in the next_n >= 2 class
+                rows = rows_per_group(heads, next_n)
+                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in SIZE_PROBES}
+                for tile in map(dict, tiles):
+                    const = (("H", heads), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
+                             ("SPLIT_KV", family["split_kv"]), ("ATOM", ATOM),
+                             ("PROGRAMS_PER_SM", family["programs_per_sm"]), ("MODE", mode),
+                             ("NUM_STAGES", tile["num_stages"]))
+                    out.append(Variant("paged", const, tile["num_warps"]))
+    return _unique(out)
+
+
+def ragged_variants(arch: int | None) -> list[Variant]:
+    out = []
+    for mode in modes_for(arch):
+        dims = FP4_HEAD_DIMS if mode == MODE_FP4.value else RAGGED_FP8_HEAD_DIMS
+        for heads in SUPPORTED_HEADS:
+            for head_dim in dims:
+                tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items())) for t in SIZE_PROBES}
+                for tile in tiles:
+                    tile = dict(tile)
+                    const = (("H", heads), ("D", head_dim), ("BLOCK_Q", max(1, 128 // heads)),
+                             ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
+                             ("NUM_STAGES", tile["num_stages"]))
+                    out.append(Variant("ragged", const, tile["num_warps"]))
+    return _unique(out)
+
+
+def kernel_variants(arch: int | None) -> list[Variant]:
+    meta = (("SPLIT_KV", paged_family(arch)["split_kv"]), *METADATA_CONSTEXPRS.items())
+    return [*paged_variants(arch), *ragged_variants(arch), Variant("metadata", meta, 4),
+            Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]

@@ -1,0 +1,39 @@
+"""Every Triton kernel variant compiled ahead of time for every target arch, without a GPU.
+
+For sm_80, 86, 89, 90, 100, 120 and 121: every variant the launchers can produce (triton/variants.py) compiles;
+its PTX uses the tensor-core instruction of its (arch, operand mode) and, on sm_80/86, no FP8 type at all; its
+shared memory fits the arch's per-block limit; and the SASS of one variant per (kernel, operand mode, head_dim)
+shows the tensor-core opcode (HMMA on sm_80/86, QMMA E4M3 on sm_89/120/121, QGMMA/HGMMA on sm_90, UTCQMMA/
+UTCHMMA on sm_100) and, on sm_80/86, no E4M3. Runs in spawned workers: the kernels must not be interpreter objects.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+ARCHS = [80, 86, 89, 90, 100, 120, 121]
+
+
+def _check(arch: int) -> dict:
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton.aot import check_arch
+
+    return check_arch(arch)
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[int, dict]:
+    with ProcessPoolExecutor(max(1, min(len(ARCHS), os.cpu_count() or 1)),
+                             mp_context=multiprocessing.get_context("spawn")) as pool:
+        return {r["arch"]: r for r in pool.map(_check, ARCHS)}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_variant_compiles_with_the_right_instructions(reports, arch) -> None:
+    report = reports[arch]
+    assert report["variants"] >= 40 and report["sass_checked"] >= 7
+    assert not report["problems"], "\n".join(report["problems"])

@@ -1,0 +1,240 @@
+"""The Triton family under TRITON_INTERPRET=1, both FP8 paths and MXFP4, against the PyTorch reference.
+
+Small shapes (the interpreter runs every program in numpy) covering every feature of the contract; the same
+kernels run compiled on GPUs in tests/gpu.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa import _checks
+from sglang_sm120_dsa.errors import ImplementationError
+from sglang_sm120_dsa.reference.metadata import schedule_paged_tasks
+from sglang_sm120_dsa.testing import assert_bitwise_equal
+from sglang_sm120_dsa.testing import assert_logits_match
+from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import make_ragged_case
+
+NEG_INF = float("-inf")
+MODES = ["native", "bytes"]
+
+
+@pytest.fixture
+def family(monkeypatch):
+    """``family("triton", mode)`` / ``family("torch")``: route the public API through one implementation."""
+
+    def use(name: str, mode: str = "auto") -> None:
+        monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
+        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", mode)
+
+    return use
+
+
+def paged(case, meta, *, clean=True, dtype=torch.float32, width=None):
+    return dsa.fp8_fp4_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
+                                        meta, case.max_context_len if width is None else width, clean, dtype,
+                                        case.indices)
+
+
+def compare_paged(family, case, mode, *, num_sms=4, clean=True, dtype=torch.float32, width=None):
+    """Triton (with its own metadata) against the reference in fp32, which is exact to ~1e-15."""
+    family("torch")
+    ref = paged(case, torch.zeros(2, 2, dtype=torch.int32), clean=True, width=width)
+    family("triton", mode)
+    meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, case.kv_bf16.shape[1], num_sms, case.indices)
+    out = paged(case, meta, clean=clean, dtype=dtype, width=width)
+    assert out.dtype == dtype
+    assert_logits_match(out, ref.double(), clean=clean)
+    return out
+
+
+LENGTHS = [0, 1, 63, 64, 65, 31, 129, 200, 97]
+
+
+@pytest.mark.parametrize("mode", MODES + ["fp4"])
+@pytest.mark.parametrize("heads,head_dim,block_kv,next_n,lens_2d", [
+    (64, 128, 64, 1, True), (64, 128, 64, 2, False), (32, 128, 32, 3, True), (16, 64, 128, 6, False),
+    (128, 128, 64, 2, True), (8, 64, 32, 1, False), (64, 64, 128, 8, True)])
+def test_paged(family, mode, heads, head_dim, block_kv, next_n, lens_2d) -> None:
+    fp4 = mode == "fp4"
+    case = make_paged_case(3, next_n, heads, head_dim, block_kv, context_lens=LENGTHS[next_n % 4: next_n % 4 + 3],
+                           lens_2d=lens_2d, fp4=fp4, seed=heads + next_n)
+    compare_paged(family, case, "auto" if fp4 else mode)
+
+
+@pytest.mark.parametrize("mode", MODES + ["fp4"])
+@pytest.mark.parametrize("clean,dtype", list(itertools.product([True, False], [torch.float32, torch.bfloat16])))
+def test_paged_clean_and_dtypes(family, mode, clean, dtype) -> None:
+    case = make_paged_case(4, 2, 32, 128, 64, context_lens=[130, 0, 64, 1], fp4=mode == "fp4", seed=3)
+    compare_paged(family, case, "auto" if mode == "fp4" else mode, clean=clean, dtype=dtype, width=300)
+
+
+@pytest.mark.parametrize("mode", MODES + ["fp4"])
+def test_paged_varlen(family, mode) -> None:
+    case = make_paged_case(12, 1, 32, 128, 64, context_lens=[70, 3, 0, 130, 64, 65, 1, 90, 200, 5, 63, 10],
+                           varlen=True, fp4=mode == "fp4", seed=4)
+    assert case.indices.unique().numel() < 12
+    compare_paged(family, case, "auto" if mode == "fp4" else mode)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paged_long_and_empty_requests_many_splits(family, mode) -> None:
+    """A request much longer than the split size among empty and short ones, on several SM counts."""
+    case = make_paged_case(5, 2, 16, 64, 32, context_lens=[0, 1400, 0, 3, 600], seed=5)
+    outs = [compare_paged(family, case, mode, num_sms=n) for n in (1, 3, 16)]
+    for other in outs[1:]:
+        assert_bitwise_equal(other, outs[0], "results for different num_sms")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paged_edges(family, mode) -> None:
+    """Width narrower/wider than the contexts, contexts beyond the table, negative lengths, strided inputs."""
+    case = make_paged_case(3, 1, 16, 64, 32, context_lens=[64, 10, 64], seed=6)
+    case.context_lens = torch.tensor([[1000], [-4], [50]], dtype=torch.int32)  # table holds 64 tokens per request
+    for width in (40, 64, 150):
+        compare_paged(family, case, mode, width=width)
+    nb, bkv, _, row = case.kv_cache.shape
+    padded = torch.zeros(nb, bkv * row + 48, dtype=torch.uint8)
+    padded[:, : bkv * row] = case.kv_cache.reshape(nb, -1)
+    case.kv_cache = padded[:, : bkv * row].view(nb, bkv, 1, row)
+    case.weights = torch.zeros(3, 24)[:, 5:21].copy_(case.weights)
+    table = torch.zeros(6, case.block_table.shape[1], dtype=torch.int32)
+    table[::2] = case.block_table
+    case.block_table = table[::2]
+    compare_paged(family, case, mode, width=100)
+
+
+def test_paged_poisoned_buffer(family, poisoned_logits) -> None:
+    case = make_paged_case(3, 2, 16, 64, 32, context_lens=[0, 33, 90], seed=7)
+    for clean in (True, False):
+        family("triton")
+        meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 32, 3)
+        out = paged(case, meta, clean=clean, width=95)
+        buf, width = poisoned_logits[-1]
+        assert torch.isnan(buf[:, width:]).all(), "wrote past the returned width"
+        written = ~torch.isnan(out)
+        if clean:
+            assert written.all()
+        else:  # every valid entry is written; the rest is unspecified
+            valid = torch.arange(95)[None, :] < case.row_lengths()[:, None]
+            assert written[valid].all()
+
+
+RAGGED_SHAPES = [(64, 128), (32, 64), (8, 32), (128, 128), (16, 64)]
+
+
+@pytest.mark.parametrize("mode,heads,head_dim", [(m, h, d) for m in MODES + ["fp4"] for h, d in RAGGED_SHAPES
+                                                 if m != "fp4" or d != 32])  # MXFP4 head_dim is 64 or 128
+@pytest.mark.parametrize("cp,compressed", [(False, False), (True, False), (True, True), (False, True)])
+def test_ragged(family, mode, heads, head_dim, cp, compressed) -> None:
+    fp4 = mode == "fp4"
+    case = make_ragged_case(8, 96, heads, head_dim, cp=cp, compressed=compressed, fp4=fp4, seed=heads + head_dim)
+    run = lambda clean, dtype: dsa.fp8_fp4_mqa_logits(  # noqa: E731
+        case.q, case.kv, case.weights, case.ks, case.ke, clean, case.max_seqlen_k, dtype)
+    family("torch")
+    ref = run(True, torch.float32)
+    family("triton", "auto" if fp4 else mode)
+    for clean, dtype in ((True, torch.float32), (False, torch.bfloat16)):
+        assert_logits_match(run(clean, dtype), ref.double(), clean=clean)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ragged_arbitrary_windows(family, mode, poisoned_logits) -> None:
+    ks = torch.tensor([-5, 0, 10, 40, 50, 90, 0, 7, 3], dtype=torch.int32)
+    ke = torch.tensor([3, 0, 60, 30, 50, 500, 100, 8, 99], dtype=torch.int32)
+    for compressed in (False, True):
+        case = make_ragged_case(9, 100, 32, 64, ks=ks, ke=ke, compressed=compressed, seed=8)
+        for msk in ((20, 130) if compressed else (0,)):
+            for clean in (True, False):
+                run = lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, clean, msk)  # noqa
+                family("torch")
+                ref = run()
+                family("triton", mode)
+                out = run()
+                assert_logits_match(out, ref.double(), clean=clean)
+                buf, width = poisoned_logits[-1]
+                assert torch.isnan(buf[:, width:]).all(), "wrote past the returned width"
+
+
+def test_ragged_many_chunks_and_rows(family) -> None:
+    """More columns than one program's chunk and rows that do not fill the last row block."""
+    from sglang_sm120_dsa.triton import config
+
+    case = make_ragged_case(5, 300, 64, 64, cp=False, seed=9)
+    family("torch")
+    ref = dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
+    family("triton")
+    old = dict(config.RAGGED_TILE_DEFAULT)
+    config.RAGGED_TILE_DEFAULT.update(chunk=64, block_kv=32)
+    try:
+        out = dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
+    finally:
+        config.RAGGED_TILE_DEFAULT.update(old)
+    assert_logits_match(out, ref.double(), clean=True)
+
+
+def _family_split() -> int:
+    from sglang_sm120_dsa.triton import config
+
+    return config.paged_family(None)["split_kv"]
+
+
+@pytest.mark.parametrize("batch,next_n,two_d,num_sms", [
+    (0, 1, False, 4), (1, 1, True, 1), (3, 2, True, 7), (37, 3, True, 20), (200, 1, False, 16), (300, 8, True, 33),
+    (129, 2, False, 132)])
+def test_metadata_kernel_matches_scheduler(family, batch, next_n, two_d, num_sms) -> None:
+    gen = torch.Generator().manual_seed(batch + num_sms)
+    lens = torch.randint(-2, 3000, (batch, next_n) if two_d else (batch,), generator=gen, dtype=torch.int32)
+    lens[torch.rand(lens.shape, generator=gen) < 0.2] = 0
+    family("triton")
+    meta = dsa.get_paged_mqa_logits_metadata(lens, 64, num_sms)
+    call = _checks.check_metadata(lens, 64, num_sms, None)
+    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(), atom=8))
+
+
+@pytest.mark.parametrize("batch,seed", [(9, 0), (150, 1), (300, 2)])
+def test_metadata_kernel_varlen(family, batch, seed) -> None:
+    """Runs across B_CHUNK boundaries, including a run longer than one atom and ids that come back later."""
+    gen = torch.Generator().manual_seed(seed)
+    sizes = torch.randint(1, 12, (batch,), generator=gen).tolist()
+    ids: list[int] = []
+    while len(ids) < batch:
+        ids += [len(ids) % 5] * sizes[len(ids)]  # ids repeat non-consecutively: only runs count
+    indices = torch.tensor(ids[:batch], dtype=torch.int32)
+    lens = torch.randint(0, 2500, (batch,), generator=gen, dtype=torch.int32)
+    family("triton")
+    meta = dsa.get_paged_mqa_logits_metadata(lens, 64, 11, indices)
+    call = _checks.check_metadata(lens, 64, 11, indices)
+    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(), atom=8))
+
+
+def test_fp8_mode_selection(monkeypatch) -> None:
+    from sglang_sm120_dsa.triton import config
+
+    cuda = torch.device("cuda", 0)
+    monkeypatch.setattr(config, "arch_of", lambda device: 80)
+    for value, expected in (("auto", 1), ("bytes", 1)):
+        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", value)
+        assert config.fp8_mode(cuda) == expected
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", "native")
+    with pytest.raises(ImplementationError, match="FP8 tensor-core operands need SM89 or newer, this is sm_80"):
+        config.fp8_mode(cuda)
+    monkeypatch.setattr(config, "arch_of", lambda device: 120)
+    assert config.fp8_mode(cuda) == 0
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", "fast")
+    with pytest.raises(ImplementationError, match="SGLANG_SM120_DSA_TRITON_FP8='fast' is not valid"):
+        config.fp8_mode(cuda)
+
+
+def test_rows_per_group() -> None:
+    from sglang_sm120_dsa.triton.config import rows_per_group
+
+    assert [rows_per_group(64, n) for n in (1, 2, 3, 8)] == [1, 2, 2, 2]
+    assert [rows_per_group(32, n) for n in (1, 2, 3)] == [1, 4, 4]
+    assert [rows_per_group(h, 8) for h in (8, 16, 32, 128)] == [8, 8, 4, 1]
+    assert rows_per_group(8, 1) == 2  # tl.dot needs N >= 16

@@ -1,0 +1,245 @@
+"""The Triton family on a GPU, both FP8 paths (native, and the SM80 byte path forced) and MXFP4.
+
+Against the PyTorch reference on the whole contract, against DeepGEMM (SM90) on its own grid, for determinism,
+CUDA-graph capture, independence from the SM count, 64-bit addressing and top-k agreement. Thresholds: calc_diff
+< 5e-6 vs the dequantized reference (3e-5 for bf16 logits), < 1e-3 vs the bf16-input reference (0.02 for MXFP4),
+exact -inf masks, bitwise-equal reruns.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa.testing import assert_bitwise_equal
+from sglang_sm120_dsa.testing import calc_diff
+from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import make_ragged_case
+
+NEG_INF = float("-inf")
+MODES = ["native", "bytes"]
+
+
+@pytest.fixture
+def family(monkeypatch):
+    def use(name: str, mode: str = "auto") -> None:
+        monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
+        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", mode)
+
+    return use
+
+
+def valid_diff(out: torch.Tensor, ref: torch.Tensor, invalid: torch.Tensor) -> float:
+    return calc_diff(out.double().masked_fill(invalid, 0), ref.double().masked_fill(invalid, 0))
+
+
+def check(out, ref, invalid, *, clean: bool, dtype, record=None) -> None:
+    if clean:
+        assert torch.equal(out == NEG_INF, invalid), "-inf mask differs"
+    diff = valid_diff(out, ref, invalid)
+    if record:
+        record("calc_diff", diff)
+    assert diff < (5e-6 if dtype == torch.float32 else 3e-5), diff
+
+
+def paged(case, meta, clean, dtype, width=None):
+    return dsa.fp8_fp4_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
+                                        meta, case.max_context_len if width is None else width, clean, dtype,
+                                        case.indices)
+
+
+def run_paged(family, case, mode, *, clean=True, dtype=torch.float32, num_sms=None):
+    family("triton", mode)
+    meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, case.kv_bf16.shape[1],
+                                             num_sms or dsa.get_num_sms(), case.indices)
+    return paged(case, meta, clean, dtype)
+
+
+def reference_paged(family, case):
+    family("torch")
+    return paged(case, torch.zeros(2, 2, dtype=torch.int32, device="cuda"), True, torch.float32)
+
+
+PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen
+    (64, 128, 64, 1, True, False, False), (64, 128, 64, 2, False, False, False), (32, 128, 32, 3, True, False, False),
+    (16, 64, 128, 6, False, False, False), (128, 128, 64, 2, True, False, False), (8, 64, 32, 1, False, False, False),
+    (64, 64, 128, 8, True, False, False), (32, 128, 64, 1, True, False, True), (64, 128, 64, 1, True, True, False),
+    (64, 128, 32, 2, False, True, False), (16, 64, 64, 1, True, True, True), (128, 64, 128, 4, True, True, False)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("heads,head_dim,block_kv,next_n,lens_2d,fp4,varlen", PAGED_GRID)
+def test_paged_against_reference(family, record_property, mode, heads, head_dim, block_kv, next_n, lens_2d, fp4,
+                                 varlen) -> None:
+    if fp4 and mode == "bytes":
+        pytest.skip("MXFP4 has one path")
+    case = make_paged_case(24, next_n, heads, head_dim, block_kv, avg_context=3000, lens_2d=lens_2d, fp4=fp4,
+                           varlen=varlen, seed=heads + next_n, device="cuda")
+    ref = reference_paged(family, case)
+    invalid = case.invalid_mask()
+    for clean, dtype in ((True, torch.float32), (False, torch.bfloat16)):
+        out = run_paged(family, case, mode, clean=clean, dtype=dtype)
+        check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
+    bf16_ref = case.bf16_reference()
+    assert valid_diff(out, bf16_ref, invalid) < (0.02 if fp4 else 1e-3)
+
+
+@pytest.mark.parametrize("mode", MODES + ["fp4"])
+def test_ragged_against_reference(family, record_property, mode) -> None:
+    fp4 = mode == "fp4"
+    for (seq, seq_kv, heads, head_dim), cp, compressed in itertools.product(
+            [(512, 4096, 64, 128), (300, 2048, 32, 64), (256, 1024, 8, 64), (128, 2048, 128, 128)],
+            [False, True], [False, True]):
+        if head_dim == 32 and fp4:
+            continue
+        case = make_ragged_case(seq, seq_kv, heads, head_dim, cp=cp and seq % 2 == 0 and seq_kv % seq == 0,
+                                compressed=compressed, fp4=fp4, seed=seq + heads, device="cuda")
+        run = lambda clean, dtype, case=case: dsa.fp8_fp4_mqa_logits(  # noqa: E731
+            case.q, case.kv, case.weights, case.ks, case.ke, clean, case.max_seqlen_k, dtype)
+        family("torch")
+        ref = run(True, torch.float32)
+        family("triton", "auto" if fp4 else mode)
+        invalid = case.invalid_mask()
+        for clean, dtype in ((True, torch.float32), (False, torch.bfloat16)):
+            check(run(clean, dtype), ref, invalid, clean=clean, dtype=dtype)
+        assert valid_diff(run(True, torch.float32), case.bf16_reference(), invalid) < (0.02 if fp4 else 1e-3)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
+    """20 bitwise-equal reruns; the same bits for 132, 100 and 7 schedule workers; capture and replay."""
+    case = make_paged_case(64, 2, 64, 128, 64, context_lens=[131072] + [700] * 62 + [0], seed=1, device="cuda")
+    first = run_paged(family, case, mode)
+    for _ in range(19):
+        assert_bitwise_equal(run_paged(family, case, mode), first, "rerun")
+    invalid = case.invalid_mask()
+    for num_sms in (100, 7):
+        out = run_paged(family, case, mode, num_sms=num_sms)
+        assert_bitwise_equal(out.masked_fill(invalid, 0), first.masked_fill(invalid, 0), f"num_sms={num_sms}")
+
+    fresh = make_paged_case(64, 2, 64, 128, 64, context_lens=[131072] + [700] * 62 + [0], seed=2, device="cuda")
+    family("triton", mode)
+    step = lambda: paged(case, dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, 132), True,  # noqa: E731
+                         torch.float32)
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    for name in ("q", "kv_cache", "weights"):
+        getattr(case, name).copy_(getattr(fresh, name))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert_bitwise_equal(captured, step(), "graph replay")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ragged_reruns_and_graphs(family, mode) -> None:
+    case = make_ragged_case(2048, 8192, 64, 128, cp=True, seed=3, device="cuda")
+    family("triton", mode)
+    step = lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)  # noqa: E731
+    first = step()
+    for _ in range(19):
+        assert_bitwise_equal(step(), first, "rerun")
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        captured = step()
+    case.kv[0].copy_(make_ragged_case(2048, 8192, 64, 128, cp=True, seed=4, device="cuda").kv[0])
+    graph.replay()
+    torch.cuda.synchronize()
+    assert_bitwise_equal(captured, step(), "graph replay")
+    assert not torch.equal(captured, first)
+
+
+def test_64_bit_addressing(family) -> None:
+    """Pages past 2^31 bytes of cache and logits rows past 2^31 elements: 4096 rows x 1M columns."""
+    batch, width, block_kv, head_dim = 4096, 1 << 20, 64, 128
+    long_pages = width // block_kv
+    num_blocks = 270_000 + long_pages  # 270K pages * 8448 B > 2^31 B before the long request's pages
+    gen = torch.Generator("cuda").manual_seed(5)
+    kv = torch.empty(num_blocks, block_kv * (head_dim + 4), dtype=torch.uint8, device="cuda")
+    kv[:, : block_kv * head_dim] = (torch.randn(num_blocks, block_kv * head_dim, device="cuda", generator=gen) * 30
+                                    ).to(torch.float8_e4m3fn).view(torch.uint8)
+    kv[:, block_kv * head_dim :] = (torch.rand(num_blocks, block_kv, device="cuda", generator=gen) + 0.5).view(
+        torch.uint8)
+    kv = kv.view(num_blocks, block_kv, 1, head_dim + 4)
+    table = torch.zeros(batch, long_pages, dtype=torch.int32, device="cuda")
+    table[:, 0] = torch.arange(batch, dtype=torch.int32, device="cuda")
+    table[-1] = torch.arange(270_000, num_blocks, dtype=torch.int32, device="cuda")
+    lens = torch.full((batch, 1), 64, dtype=torch.int32, device="cuda")
+    lens[-1] = width
+    q = torch.randn(batch, 1, 64, head_dim, device="cuda", generator=gen).to(torch.float8_e4m3fn)
+    weights = torch.randn(batch, 64, device="cuda", generator=gen)
+    for mode in MODES:
+        family("triton", mode)
+        meta = dsa.get_paged_mqa_logits_metadata(lens, block_kv, 132)
+        out = dsa.fp8_paged_mqa_logits(q, kv, weights, lens, table, meta, width, True)
+        for row, pages in ((batch - 1, table[-1]), (batch - 2, table[-2, :1])):
+            k_pages = kv.view(num_blocks, -1)[pages.long()]
+            k = k_pages[:, : block_kv * head_dim].view(torch.float8_e4m3fn).double().reshape(-1, head_dim)
+            s = k_pages[:, block_kv * head_dim :].contiguous().view(torch.float32).double().reshape(-1)
+            exact = ((q[row, 0].double() @ k.T).relu() * weights[row].double()[:, None]).sum(0) * s
+            assert calc_diff(out[row, : exact.numel()].double(), exact) < 5e-6, (mode, row)
+        assert (out[batch - 2, 64:] == NEG_INF).all()
+        del out
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_paged_against_deepgemm(deep_gemm, family, record_property, mode) -> None:
+    """DeepGEMM's SM90 paged grid (24 cases), compared on each row's valid columns."""
+    results = []
+    for (batch, avg), next_n, heads, dtype in itertools.product(
+            [(256, 8192), (256, 65536), (4096, 8192)], [1, 2], [32, 64], [torch.float32, torch.bfloat16]):
+        case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=avg, seed=batch + next_n + heads,
+                               poison=False, device="cuda")
+        meta_dg = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
+        theirs = deep_gemm.fp8_fp4_paged_mqa_logits((case.q, None), case.kv_cache, case.weights, case.context_lens,
+                                                     case.block_table, meta_dg, case.max_context_len, False, dtype)
+        ours = run_paged(family, case, mode, clean=True, dtype=dtype)
+        invalid = case.invalid_mask()
+        assert torch.equal(ours == NEG_INF, invalid)
+        diff = valid_diff(ours, theirs, invalid)
+        results.append(diff)
+        assert diff < (5e-6 if dtype == torch.float32 else 3e-5), (batch, avg, next_n, heads, dtype, diff)
+    record_property("max_calc_diff", max(results))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ragged_against_deepgemm(deep_gemm, family, mode) -> None:
+    for seq, seq_kv, heads, head_dim, cp, compressed, dtype in [
+            (2048, 8192, 64, 128, False, False, torch.float32), (2048, 8192, 32, 64, True, True, torch.bfloat16),
+            (4096, 32768, 64, 128, True, False, torch.bfloat16), (8192, 65536, 64, 128, False, False, torch.float32),
+            (2048, 65536, 32, 32, True, True, torch.float32)]:
+        case = make_ragged_case(seq, seq_kv, heads, head_dim, cp=cp, compressed=compressed, seed=seq, device="cuda")
+        clean = not compressed
+        theirs = deep_gemm.fp8_fp4_mqa_logits((case.q, None), case.kv, case.weights, case.ks, case.ke, clean,
+                                              case.max_seqlen_k, dtype)
+        family("triton", mode)
+        ours = dsa.fp8_fp4_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, clean, case.max_seqlen_k,
+                                      dtype)
+        invalid = case.invalid_mask()
+        check(ours, theirs, invalid, clean=clean, dtype=dtype)
+
+
+@pytest.mark.parametrize("context", [8192, 32768, 131072])
+def test_topk_agreement_with_deepgemm(deep_gemm, family, record_property, context) -> None:
+    """index_topk = 2048: the selected token sets from our logits and DeepGEMM's overlap >= 99.9%."""
+    case = make_paged_case(32, 1, 64, 128, 64, context_lens=[context] * 32, seed=context, poison=False,
+                           device="cuda")
+    meta_dg = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
+    theirs = deep_gemm.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens,
+                                            case.block_table, meta_dg, context, False)
+    for mode in MODES:
+        ours = run_paged(family, case, mode, clean=True)
+        top_ours = ours.topk(2048, dim=1).indices.sort(dim=1).values
+        top_theirs = theirs[:, :context].topk(2048, dim=1).indices.sort(dim=1).values
+        overlap = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ours, top_theirs, strict=True))
+        fraction = overlap / (2048 * 32)
+        record_property(f"overlap_{mode}", fraction)
+        assert fraction >= 0.999, (mode, fraction)
