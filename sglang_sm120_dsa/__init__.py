@@ -15,6 +15,7 @@ from .ops import fp8_paged_mqa_logits
 from .ops import get_num_sms
 from .ops import get_paged_mqa_logits_metadata
 from .ops import set_num_sms
+from .ops import warmup
 
 __all__ = [
     "__version__",
@@ -25,4 +26,5 @@ __all__ = [
     "fp8_fp4_paged_mqa_logits",
     "fp8_mqa_logits",
     "fp8_fp4_mqa_logits",
+    "warmup",
 ]

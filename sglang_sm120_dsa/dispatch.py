@@ -88,6 +88,11 @@ def registered() -> tuple[str, ...]:
     return tuple(_REGISTRY)
 
 
+def family_module(name: str) -> str:
+    """The module implementing a registered family."""
+    return _REGISTRY[name].module
+
+
 def describe_device(device: torch.device) -> str:
     if device.type != "cuda":
         return device.type

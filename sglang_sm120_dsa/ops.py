@@ -33,6 +33,7 @@ from .layout import paged_logits_row_stride
 from .layout import ragged_logits_row_stride
 
 __all__ = [
+    "warmup",
     "get_num_sms",
     "set_num_sms",
     "get_paged_mqa_logits_metadata",
@@ -64,6 +65,16 @@ def set_num_sms(num_sms: int) -> None:
     if torch.cuda.is_available() and num_sms > _device_sms():
         raise IndexerArgumentError(f"set_num_sms: num_sms must be <= {_device_sms()} (the device's SMs), got {num_sms}")
     _num_sms = num_sms
+
+
+def warmup(device: torch.device | str | None = None, num_heads: int | None = None, progress=print) -> int:
+    """Compile every kernel variant the implementation chosen for ``device`` can use (only those for
+    ``num_heads`` if given), so that nothing compiles during CUDA-graph capture or the first request. Returns the
+    number of variants run; ``progress`` gets one line each (None for silence). A no-op for the reference."""
+    device = torch.device(device) if device is not None else torch.device("cuda", torch.cuda.current_device())
+    family = dispatch.resolve("fp8_paged_mqa_logits", device)
+    module = __import__(dispatch.family_module(family.impl), fromlist=["warmup"])
+    return module.warmup(device, num_heads, progress) if hasattr(module, "warmup") else 0
 
 
 def get_paged_mqa_logits_metadata(context_lens: torch.Tensor, block_kv: int, num_sms: int,

@@ -18,6 +18,9 @@ if os.environ.get("TRITON_INTERPRET") == "1":
 from .launch import get_paged_mqa_logits_metadata  # noqa: E402
 from .launch import mqa_logits  # noqa: E402
 from .launch import paged_mqa_logits  # noqa: E402
+from .warmup import warmup  # noqa: E402
+
+__all__ = ["OPS", "warmup"]
 
 OPS = {
     "get_paged_mqa_logits_metadata": get_paged_mqa_logits_metadata,

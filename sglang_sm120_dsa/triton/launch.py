@@ -47,13 +47,14 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     return meta
 
 
-def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None) -> None:
-    """Fill ``out`` (``[B * next_n, width]`` view); ``tiles`` overrides the table (warmup, tuning)."""
+def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
+    """Fill ``out`` (``[B * next_n, width]`` view); ``tiles`` and ``mode`` override the table and the arch's
+    operand mode (warmup, tuning)."""
     if call.rows == 0 or call.width == 0:
         return
     device = call.q.device
     arch = arch_of(device)
-    mode = MODE_FP4.value if call.is_fp4 else fp8_mode(device)
+    mode = MODE_FP4.value if call.is_fp4 else (mode if mode is not None else fp8_mode(device))
     family = paged_family(arch)
     tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch * call.width)
     rows = ATOM if call.indices is not None else call.next_n
@@ -78,13 +79,13 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
             call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=block)
 
 
-def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None) -> None:
-    """Fill ``out`` (``[seq_len, width]`` view); ``tiles`` overrides the table."""
+def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
+    """Fill ``out`` (``[seq_len, width]`` view); ``tiles`` and ``mode`` override the table and the operand mode."""
     if call.seq_len == 0 or call.width == 0:
         return
     device = call.q.device
     arch = arch_of(device)
-    mode = MODE_FP4.value if call.is_fp4 else fp8_mode(device)
+    mode = MODE_FP4.value if call.is_fp4 else (mode if mode is not None else fp8_mode(device))
     tiles = tiles or ragged_tiles(arch, mode, call.num_heads, call.head_dim, call.seq_len * call.width)
     block_q = max(1, 128 // call.num_heads)
     q_sf = call.q_sf if call.is_fp4 else call.q

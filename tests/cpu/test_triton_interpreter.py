@@ -238,3 +238,16 @@ def test_rows_per_group() -> None:
     assert [rows_per_group(32, n) for n in (1, 2, 3)] == [1, 4, 4]
     assert [rows_per_group(h, 8) for h in (8, 16, 32, 128)] == [8, 8, 4, 1]
     assert rows_per_group(8, 1) == 2  # tl.dot needs N >= 16
+
+
+def test_warmup_runs_every_variant_for_the_heads(family) -> None:
+    from sglang_sm120_dsa.triton.variants import kernel_variants
+
+    family("triton")
+    lines: list[str] = []
+    count = dsa.warmup("cpu", num_heads=64, progress=lines.append)
+    expected = [v for v in kernel_variants(None) if v.get("H") in (None, 64) and v.get("MODE") in (None, 0, 2)]
+    assert count == len(expected) == len(lines) and count >= 8
+    assert lines[-1].startswith(f"[{count}/{count}]")
+    family("torch")
+    assert dsa.warmup("cpu") == 0

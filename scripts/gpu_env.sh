@@ -1,0 +1,14 @@
+# Sourced by the GPU scripts: $OUT, the carried bundle on PYTHONPATH, this package installed without dependencies.
+OUT=${OUT:-$PWD/out}
+mkdir -p "$OUT"
+export OUT PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
+if [ -f .devcarry/site.tar.xz ]; then
+  mkdir -p /tmp/site && tar -C /tmp/site -xJf .devcarry/site.tar.xz
+  export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
+else
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+fi
+python3 -m pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 \
+  || echo "editable install failed (see install.log); using PYTHONPATH"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
