@@ -1,7 +1,8 @@
 """Ahead-of-time compilation of the Triton variants for any target arch, without a GPU (tests, review).
 
 ``compile_variant(variant, arch)`` builds the same specialization the runtime launch produces (runtime integers
-unspecialized, only the KV cache and output pointers 16-byte aligned) and returns Triton's compiled kernel, whose
+unspecialized; 16-byte alignment for the pointers and strides the kernels leave specialized, which valid inputs
+always satisfy) and returns Triton's compiled kernel, whose
 ``asm`` holds the PTX and cubin; :func:`sass` disassembles a cubin with the ``cuobjdump`` that ships with Triton.
 Must not run under ``TRITON_INTERPRET=1`` (the kernels would be interpreter objects).
 """
@@ -35,14 +36,14 @@ def _signature(variant: Variant) -> tuple[object, dict, dict]:
         sf = "*i32" if variant.get("MODE") == MODE_FP4.value else "*u8"
         ptrs = {"q_ptr": "*u8", "q_sf_ptr": sf, "kv_ptr": "*u8", "w_ptr": "*fp32", "lens_ptr": "*i32",
                 "table_ptr": "*i32", "meta_ptr": "*i32", "idx_ptr": "*i32", "out_ptr": out}
-        aligned = ("kv_ptr", "out_ptr")
+        aligned = ("q_ptr", "kv_ptr", "out_ptr", "stride_page", "stride_out")
     elif variant.kernel == "ragged":
         fn = _dsa_mqa_logits_kernel
         fp4 = variant.get("MODE") == MODE_FP4.value
         ptrs = {"q_ptr": "*u8", "q_sf_ptr": "*i32" if fp4 else "*u8", "kv_ptr": "*u8",
                 "kv_sf_ptr": "*i32" if fp4 else "*fp32", "w_ptr": "*fp32", "ks_ptr": "*i32", "ke_ptr": "*i32",
                 "out_ptr": out}
-        aligned = ("q_ptr", "kv_ptr", "kv_sf_ptr", "out_ptr")
+        aligned = ("q_ptr", "kv_ptr", "kv_sf_ptr", "out_ptr", "stride_out")
     elif variant.kernel == "metadata":
         fn = _dsa_paged_mqa_metadata_kernel
         ptrs = {"lens_ptr": "*i32", "idx_ptr": "*i32", "meta_ptr": "*i32"}
@@ -50,7 +51,7 @@ def _signature(variant: Variant) -> tuple[object, dict, dict]:
     else:
         fn = _dsa_paged_clean_logits_kernel
         ptrs = {"lens_ptr": "*i32", "out_ptr": out}
-        aligned = ("out_ptr",)
+        aligned = ("out_ptr", "stride_out")
     constexprs = dict(variant.constexprs)
     signature = {name: ptrs.get(name, "constexpr" if name in constexprs else "i32") for name in fn.arg_names}
     attrs = {(fn.arg_names.index(name),): _ALIGNED for name in aligned}
@@ -119,7 +120,7 @@ def check_arch(arch: int) -> dict:
         if arch < 89 and any(t in ptx for t in _FP8_PTX_TYPES):
             problems.append(f"{name}: FP8 types in sm_{arch} PTX")
         key = (variant.kernel, variant.get("MODE"), variant.get("D"))
-        if key not in sass_done:  # disassembly costs 0.3 s: one per (kernel, mode, ragged head_dim)
+        if key not in sass_done:  # disassembly costs 0.3 s: one per (kernel, mode, head_dim)
             sass_done.add(key)
             code = sass(kernel.asm["cubin"])
             if sass_op not in code:

@@ -68,8 +68,8 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.schedule_meta, idx, _bytes(out),
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
-        call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), call.head_dim, out_bf16,
-        H=call.num_heads, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
+        call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
+        H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
         SPLIT_KV=family["split_kv"], ATOM=ATOM, PROGRAMS_PER_SM=family["programs_per_sm"], MODE=mode,
         NUM_STAGES=tiles["num_stages"], num_warps=tiles["num_warps"], num_stages=1)
     if call.clean_logits:

@@ -2,16 +2,17 @@
 
 The ahead-of-time tests compile each one for each target arch (no GPU needed) and :func:`warmup` runs each one
 on a device, so that nothing compiles during CUDA-graph capture. A variant is what Triton specializes on: the
-kernel, its constexprs (the operand mode among them) and ``num_warps``; head_dim (paged) and the logits dtype are
-runtime values.
+kernel, its constexprs (the operand mode among them) and ``num_warps``; the logits dtype is a runtime value.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 from .._checks import FP4_HEAD_DIMS
 from .._checks import MAX_NEXT_N
+from .._checks import PAGED_HEAD_DIMS
 from .._checks import RAGGED_FP8_HEAD_DIMS
 from .._checks import SUPPORTED_HEADS
 from .config import ATOM
@@ -63,8 +64,8 @@ def paged_variants(arch: int | None) -> list[Variant]:
             for next_n in range(1, MAX_NEXT_N + 1):  # varlen atoms (up to ATOM rows) fall in the next_n >= 2 class
                 rows = rows_per_group(heads, next_n)
                 tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in SIZE_PROBES}
-                for tile in map(dict, tiles):
-                    const = (("H", heads), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
+                for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
+                    const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                              ("SPLIT_KV", family["split_kv"]), ("ATOM", ATOM),
                              ("PROGRAMS_PER_SM", family["programs_per_sm"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]))

@@ -28,7 +28,8 @@ def _run(variant: Variant, device: torch.device) -> None:
         heads = variant.get("H") or 64
         # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
         next_n = 1 if variant.get("ROWS") in (None, rows_per_group(heads, 1)) else 2
-        case = make_paged_case(1, next_n, heads, 128, 64, context_lens=[70], fp4=fp4, device=device)
+        case = make_paged_case(1, next_n, heads, variant.get("D") or 128, 64, context_lens=[70], fp4=fp4,
+                               device=device)
         meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, 64, 2, None))
         call = _checks.check_paged("warmup", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
                                    meta, 70, variant.kernel == "clean", torch.float32, None, True)

@@ -12,9 +12,9 @@ tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads
 ``relu``, the head weights, a sum over heads and the per-token scale. Columns outside a row's valid set inside
 the task's range get ``-inf``; the cleaner writes ``-inf`` on the rest of the row when ``clean_logits``.
 
-``head_dim`` (64 or 128) and the logits dtype are runtime values: tiles are 128 wide with the columns past
-``head_dim`` masked (the bytes moved are the same; only the MMA does more), and the logits buffer is passed as
-bytes. That keeps the compiled variants to one per (arch, operand mode, H, rows per group, tiles).
+The logits dtype is a runtime value (the buffer is passed as bytes), which halves the compiled variants.
+``head_dim`` stays a constexpr: with it at run time the compiler cannot prove the 16-byte alignment of the key
+rows and loads them byte by byte (measured: 16x slower on an H200).
 """
 
 from __future__ import annotations
@@ -30,11 +30,12 @@ from .decode import store_logits
 
 # Runtime scalars must not be specialized (value 1, divisibility by 16): a warmed-up variant must serve every
 # batch, table width and context length, or a new compilation could start during CUDA-graph capture. Likewise the
-# alignment of pointers read once per task (slices such as ``context_lens[1:]`` are legal); only the KV cache
-# (validated 16-byte aligned, read with vector loads) and our own output buffer keep it.
-_RUNTIME_INTS = ["stride_w", "stride_table", "stride_page", "stride_out", "num_slots", "next_n", "num_blocks",
-                 "width", "table_width", "block_kv", "log2_block_kv", "lens_2d", "varlen", "head_dim", "out_bf16"]
-_ANY_ALIGNMENT = ["q_ptr", "q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
+# alignment of pointers read a few scalars at a time (slices such as ``context_lens[1:]`` are legal). The page
+# stride and the logits row stride stay specialized: they are always multiples of 16 (validation, layout.py), so
+# their specialization never changes, and the 16-byte vector loads of the keys depend on it.
+_RUNTIME_INTS = ["stride_w", "stride_table", "num_slots", "next_n", "num_blocks", "width", "table_width",
+                 "block_kv", "log2_block_kv", "lens_2d", "varlen", "out_bf16"]
+_ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
 
 
 @triton.jit
@@ -68,26 +69,24 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
 @triton.jit
 def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
-          block_kv, log2_block_kv, lens_2d, head_dim, out_bf16, row0, n_rows, table_row, length, split,
-          H: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
+          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, split,
+          H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
           MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
     N: tl.constexpr = ROWS * H
-    DQ: tl.constexpr = 64 if MODE == MODE_FP4 else 128  # tile width in bytes per (token or head) row of values
-    dq_len = head_dim // 2 if MODE == MODE_FP4 else head_dim  # the bytes of it that exist
+    DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     cap = table_width * block_kv  # tokens the block table can address
     t_begin = split * SPLIT_KV
     t_end = tl.minimum(t_begin + SPLIT_KV, tl.minimum(length, tl.minimum(cap, width)))
     n_iter = tl.cdiv(t_end - t_begin, BLOCK_T)
     n = tl.arange(0, N)
     dq = tl.arange(0, DQ)
-    d_ok = dq < dq_len
     rr = tl.arange(0, ROWS)
     table = table_ptr + table_row.to(tl.int64) * stride_table
     for g in range(0, tl.cdiv(n_rows, ROWS)):
         row_n = g * ROWS + n // H  # row of the atom for each N column
         ok_n = row_n < n_rows
         qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-        q_raw = tl.load(q_ptr + qrow[:, None] * dq_len + dq[None, :], mask=ok_n[:, None] & d_ok[None, :], other=0)
+        q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None], other=0)
         if MODE == MODE_FP4:
             q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
         else:
@@ -104,9 +103,8 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             page = tl.minimum(tl.maximum(page, 0), num_blocks - 1).to(tl.int64)
             slot = tok & (block_kv - 1)
             page_base = kv_ptr + page * stride_page
-            k_raw = tl.load(page_base[:, None] + (slot * dq_len)[:, None] + dq[None, :],
-                            mask=in_range[:, None] & d_ok[None, :], other=0)
-            scale_ptr = (page_base + block_kv * dq_len).to(tl.pointer_type(tl.int32)) + slot
+            k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None], other=0)
+            scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
             if MODE == MODE_FP4:
                 k = fp4_operand(k_raw, tl.load(scale_ptr, mask=in_range, other=0), DQ)
             else:
@@ -129,9 +127,8 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
 def _dsa_paged_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, idx_ptr, out_ptr,
         stride_w, stride_table, stride_page, stride_out,  #
-        num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, head_dim,
-        out_bf16,  #
-        H: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
+        num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,  #
+        H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
         ATOM: tl.constexpr, PROGRAMS_PER_SM: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
     pid = tl.program_id(0)
     sm = pid // PROGRAMS_PER_SM
@@ -147,8 +144,7 @@ def _dsa_paged_mqa_logits_kernel(
             table_row = tl.where(varlen != 0, row0, a)
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  head_dim, out_bf16, row0, n_rows, table_row, length, split, H, ROWS, BLOCK_T, SPLIT_KV, MODE,
-                  NUM_STAGES)
+                  out_bf16, row0, n_rows, table_row, length, split, H, D, ROWS, BLOCK_T, SPLIT_KV, MODE, NUM_STAGES)
         count += 1
         # next task in the metadata's order: next split, else the next atom that has any
         split += 1
@@ -162,7 +158,7 @@ def _dsa_paged_mqa_logits_kernel(
                     a += tl.where(varlen != 0, n_rows, 1)
 
 
-@triton.jit(do_not_specialize=["stride_out", "next_n", "width", "cap", "lens_2d", "out_bf16"],
+@triton.jit(do_not_specialize=["next_n", "width", "cap", "lens_2d", "out_bf16"],
             do_not_specialize_on_alignment=["lens_ptr"])
 def _dsa_paged_clean_logits_kernel(lens_ptr, out_ptr, stride_out, next_n, width, cap, lens_2d, out_bf16,
                                    BLOCK: tl.constexpr):

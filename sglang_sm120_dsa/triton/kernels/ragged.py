@@ -21,7 +21,7 @@ from .decode import fp4_operand
 from .decode import fp8_operand
 from .decode import store_logits
 
-_RUNTIME_INTS = ["stride_w", "stride_out", "seq_len", "seq_len_kv", "width", "clean", "compressed", "out_bf16"]
+_RUNTIME_INTS = ["stride_w", "seq_len", "seq_len_kv", "width", "clean", "compressed", "out_bf16"]  # stride_out: x16
 _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "ks_ptr", "ke_ptr"]
 
 
