@@ -19,6 +19,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from .kernels.decode import MODE_FP4
+from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
 from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
@@ -31,16 +32,17 @@ _ALIGNED = [["tt.divisibility", 16]]
 def _signature(variant: Variant) -> tuple[object, dict, dict]:
     """(kernel, signature, attrs) of a variant; constexprs get "constexpr"."""
     out = "*u8"  # logits are passed as bytes (the dtype is a runtime flag)
+    operand = "*fp8e4nv" if variant.get("MODE") == MODE_NATIVE.value else "*u8"  # as launch._operand passes them
     if variant.kernel == "paged":
         fn = _dsa_paged_mqa_logits_kernel
         sf = "*i32" if variant.get("MODE") == MODE_FP4.value else "*u8"
-        ptrs = {"q_ptr": "*u8", "q_sf_ptr": sf, "kv_ptr": "*u8", "w_ptr": "*fp32", "lens_ptr": "*i32",
+        ptrs = {"q_ptr": operand, "q_sf_ptr": sf, "kv_ptr": operand, "w_ptr": "*fp32", "lens_ptr": "*i32",
                 "table_ptr": "*i32", "meta_ptr": "*i32", "idx_ptr": "*i32", "out_ptr": out}
         aligned = ("q_ptr", "kv_ptr", "out_ptr", "stride_page", "stride_out")
     elif variant.kernel == "ragged":
         fn = _dsa_mqa_logits_kernel
         fp4 = variant.get("MODE") == MODE_FP4.value
-        ptrs = {"q_ptr": "*u8", "q_sf_ptr": "*i32" if fp4 else "*u8", "kv_ptr": "*u8",
+        ptrs = {"q_ptr": operand, "q_sf_ptr": "*i32" if fp4 else "*u8", "kv_ptr": operand,
                 "kv_sf_ptr": "*i32" if fp4 else "*fp32", "w_ptr": "*fp32", "ks_ptr": "*i32", "ke_ptr": "*i32",
                 "out_ptr": out}
         aligned = ("q_ptr", "kv_ptr", "kv_sf_ptr", "out_ptr", "stride_out")
@@ -63,7 +65,8 @@ def compile_variant(variant: Variant, arch: int):
         raise RuntimeError("ahead-of-time compilation needs TRITON_INTERPRET unset")
     fn, signature, attrs = _signature(variant)
     source = ASTSource(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
-    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options={"num_warps": variant.num_warps})
+    options = {"num_warps": variant.num_warps, **({"maxnreg": variant.maxnreg} if variant.maxnreg else {})}
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=options)
 
 
 def cuobjdump() -> pathlib.Path:

@@ -21,6 +21,7 @@ from .config import paged_tiles
 from .config import ragged_tiles
 from .config import rows_per_group
 from .kernels.decode import MODE_FP4
+from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
 from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
@@ -33,6 +34,19 @@ _B_CHUNK = 128  # metadata slots per step
 def _bytes(out: torch.Tensor) -> torch.Tensor:
     """The logits view as uint8 (same base pointer); the kernels index it in elements of the runtime dtype."""
     return out.view(torch.uint8)
+
+
+def _operand(x: torch.Tensor, mode: int) -> torch.Tensor:
+    """Native mode takes e4m3 views, so the tiles stay in shared memory for the MMA; the other modes take bytes."""
+    return x.view(torch.float8_e4m3fn if mode == MODE_NATIVE.value else torch.uint8)
+
+
+def _options(tiles: dict) -> dict:
+    """Launch options of a tile config: warps and, when the table sets it, a register cap (occupancy)."""
+    options = {"num_warps": tiles["num_warps"], "num_stages": 1}
+    if tiles.get("maxnreg"):
+        options["maxnreg"] = tiles["maxnreg"]
+    return options
 
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
@@ -64,14 +78,14 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     grid = (num_sms * family["programs_per_sm"],)
     out_bf16 = int(out.dtype == torch.bfloat16)
     _dsa_paged_mqa_logits_kernel[grid](
-        call.q.view(torch.uint8), q_sf, call.kv_cache, call.weights, call.context_lens, call.block_table,
+        _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens, call.block_table,
         call.schedule_meta, idx, _bytes(out),
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
         SPLIT_KV=family["split_kv"], ATOM=ATOM, PROGRAMS_PER_SM=family["programs_per_sm"], MODE=mode,
-        NUM_STAGES=tiles["num_stages"], num_warps=tiles["num_warps"], num_stages=1)
+        NUM_STAGES=tiles["num_stages"], **_options(tiles))
     if call.clean_logits:
         block = 1024
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, block))](
@@ -91,8 +105,8 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
     q_sf = call.q_sf if call.is_fp4 else call.q
     grid = (triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, tiles["chunk"]))
     _dsa_mqa_logits_kernel[grid](
-        call.q.view(torch.uint8), q_sf, call.kv.view(torch.uint8), call.kv_sf, call.weights, call.ks, call.ke,
+        _operand(call.q, mode), q_sf, _operand(call.kv, mode), call.kv_sf, call.weights, call.ks, call.ke,
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], num_warps=tiles["num_warps"], num_stages=1)
+        MODE=mode, NUM_STAGES=tiles["num_stages"], **_options(tiles))

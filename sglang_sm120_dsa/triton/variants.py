@@ -37,13 +37,15 @@ class Variant:
     kernel: str  # "paged", "ragged", "metadata", "clean"
     constexprs: tuple[tuple[str, object], ...]
     num_warps: int
+    maxnreg: int | None = None  # register cap (a launch option, so part of the compiled variant)
 
     def get(self, name: str):
         return dict(self.constexprs).get(name)
 
     def describe(self) -> str:
         args = ",".join(f"{k}={v}" for k, v in self.constexprs)
-        return f"{self.kernel}[{args}] warps={self.num_warps}"
+        cap = f" maxnreg={self.maxnreg}" if self.maxnreg else ""
+        return f"{self.kernel}[{args}] warps={self.num_warps}{cap}"
 
 
 def modes_for(arch: int | None) -> tuple[int, ...]:
@@ -69,7 +71,7 @@ def paged_variants(arch: int | None) -> list[Variant]:
                              ("SPLIT_KV", family["split_kv"]), ("ATOM", ATOM),
                              ("PROGRAMS_PER_SM", family["programs_per_sm"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]))
-                    out.append(Variant("paged", const, tile["num_warps"]))
+                    out.append(Variant("paged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 
 
@@ -85,7 +87,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", max(1, 128 // heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]))
-                    out.append(Variant("ragged", const, tile["num_warps"]))
+                    out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 
 

@@ -35,7 +35,8 @@ def _run(variant: Variant, device: torch.device) -> None:
                                    meta, 70, variant.kernel == "clean", torch.float32, None, True)
         out = new_logits(call.rows, 70, 256, torch.float32, device)
         tiles = ({"block_t": variant.get("BLOCK_T"), "num_warps": variant.num_warps,
-                  "num_stages": variant.get("NUM_STAGES")} if variant.kernel == "paged" else None)
+                  "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg}
+                 if variant.kernel == "paged" else None)
         launch.paged_mqa_logits(call, out, tiles, mode if variant.kernel == "paged" else None)
     else:
         case = make_ragged_case(2, 16, variant.get("H"), variant.get("D"), fp4=fp4, device=device)
@@ -43,7 +44,7 @@ def _run(variant: Variant, device: torch.device) -> None:
                                     torch.float32, None, True)
         out = new_logits(2, 16, 512, torch.float32, device)
         tiles = {"block_kv": variant.get("BLOCK_KV"), "chunk": variant.get("CHUNK"), "num_warps": variant.num_warps,
-                 "num_stages": variant.get("NUM_STAGES")}
+                 "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg}
         launch.mqa_logits(call, out, tiles, mode)
 
 

@@ -26,7 +26,9 @@ BYTES_SCALE = 65536.0  # 256 * 256: the factor MODE_BYTES leaves out of each dot
 def fp8_operand(raw, MODE: tl.constexpr):
     """uint8 e4m3 bytes -> an operand ``tl.dot`` accepts on this arch."""
     if MODE == MODE_NATIVE:
-        operand = raw.to(tl.float8e4nv, bitcast=True)
+        # An e4m3-typed load (the launcher passes e4m3 views) stays in shared memory for the MMA; a bitcast of
+        # bytes would route the tile through registers (measured: 196 registers per thread, 12% occupancy).
+        operand = raw if raw.dtype == tl.float8e4nv else raw.to(tl.float8e4nv, bitcast=True)
     else:
         x = raw.to(tl.uint16)
         operand = (((x & 0x7F) << 7) | ((x & 0x80) << 8)).to(tl.float16, bitcast=True)

@@ -86,7 +86,9 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         row_n = g * ROWS + n // H  # row of the atom for each N column
         ok_n = row_n < n_rows
         qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-        q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None], other=0)
+        # masked lanes (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
+        # e4m3-typed load could not take
+        q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None])
         if MODE == MODE_FP4:
             q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
         else:
@@ -103,7 +105,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             page = tl.minimum(tl.maximum(page, 0), num_blocks - 1).to(tl.int64)
             slot = tok & (block_kv - 1)
             page_base = kv_ptr + page * stride_page
-            k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None], other=0)
+            k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None])
             scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
             if MODE == MODE_FP4:
                 k = fp4_operand(k_raw, tl.load(scale_ptr, mask=in_range, other=0), DQ)

@@ -76,7 +76,7 @@ def _dsa_mqa_logits_kernel(
     ok_n = row_n < seq_len
     qrow = row_n.to(tl.int64) * H + n % H
     dq = tl.arange(0, DQ)
-    q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None], other=0)
+    q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None])  # no `other`: see paged.py
     if MODE == MODE_FP4:
         q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
     else:
@@ -86,7 +86,7 @@ def _dsa_mqa_logits_kernel(
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
         k_ok = (key >= 0) & (key < seq_len_kv)
-        k_raw = tl.load(kv_ptr + key[:, None] * DQ + dq[None, :], mask=k_ok[:, None], other=0)
+        k_raw = tl.load(kv_ptr + key[:, None] * DQ + dq[None, :], mask=k_ok[:, None])
         if MODE == MODE_FP4:
             k = fp4_operand(k_raw, tl.load(kv_sf_ptr + key, mask=k_ok, other=0), DQ)
         else:
