@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Tune the Triton family on this GPU and write its tables (configs/<op>/triton/sm_<arch>.json) under --out.
 
-Paged logits: (1) the family settings (split_kv, programs_per_sm: arch-wide, because the metadata encodes them)
-jointly with the tiles (block_t, num_warps, num_stages) for the arch's own operand mode, on B=64 x 64K with
-next_n 1 and 2; (2) the best few of those on a mix of batch shapes, scored by the geometric mean of the times;
-(3) tiles for the other operand modes under the chosen family. Ragged logits: tiles per mode on S=4096 x SKV=32768.
+Paged logits: (1) tiles (block_t, num_warps, num_stages, maxnreg) per operand mode and rows class on B=64 x 64K;
+(2) per batch-size bucket, the family settings (split_kv, programs_per_sm: chosen from the batch size alone,
+because the metadata call sees nothing else) on that bucket's cases, scored by the geometric mean of the times.
+Ragged logits: tiles per mode on S=4096 x SKV=32768.
 H=64, D=128 (the DeepSeek-V3.2 indexer); other head counts use the table's default.
 Prints every measurement; times are medians with a cold L2. Needs a CUDA GPU.
 """
@@ -39,13 +39,14 @@ from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 # showed 201 registers per thread, 12% occupancy, no eligible warp 66% of the cycles).
 TILES = [dict(block_t=b, num_warps=4, num_stages=s, maxnreg=r)
          for b, s, r in itertools.product((64, 128), (2, 3), (None, 128, 96))]
-JOINT_TILES = [dict(block_t=b, num_warps=4, num_stages=s, maxnreg=r)
-               for b, s, r in ((128, 2, None), (128, 2, 128), (128, 2, 96), (128, 3, 128), (64, 3, 96), (64, 2, 96),
-                               (64, 3, 128))]
-FAMILIES = [dict(split_kv=k, programs_per_sm=p) for k, p in itertools.product((1024, 2048), (2, 3, 4, 5))]
+FAMILIES = [dict(split_kv=k, programs_per_sm=p) for k, p in itertools.product((256, 512, 1024, 2048), (2, 3, 4, 5))]
+# batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
+BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],
+           32: [(32, 8192, 1), (32, 32768, 1), (32, 8192, 2), (32, 32768, 2)],
+           128: [(64, 65536, 1), (64, 65536, 2), (128, 16384, 1), (128, 16384, 2)],
+           "inf": [(256, 8192, 1), (256, 8192, 2), (512, 4096, 1)]}
 RAGGED_TILES = [dict(block_kv=b, num_warps=w, num_stages=s, chunk=4096, maxnreg=r)
                 for b, w, s, r in itertools.product((64, 128), (4, 8), (2, 3), (None, 128))]
-MIX = [(64, 65536, 1), (64, 65536, 2), (8, 32768, 1), (256, 8192, 1), (1, 65536, 1), (32, 8192, 2)]
 
 
 class Paged:
@@ -57,7 +58,7 @@ class Paged:
         self.label = f"B={batch} ctx={context} next_n={next_n}{' fp4' if fp4 else ''}"
 
     def time(self, family: dict, tiles: dict, mode: int) -> float:
-        launch.paged_family = lambda arch, f=family: dict(f)  # what the launcher and the metadata read
+        launch.paged_family = lambda arch, batch, f=family: dict(f)  # what the launcher and the metadata read
         c = self.case
         meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(c.context_lens, 64, 132, None))
         call = _checks.check_paged("tune", c.q, c.kv_cache, c.weights, c.context_lens, c.block_table, meta,
@@ -85,39 +86,31 @@ def _sweep(case: Paged, candidates, mode: int, name: str):
 
 
 def tune_paged(arch: int) -> dict:
+    family0 = dict(split_kv=1024, programs_per_sm=4)
     big = {1: Paged(64, 65536, 1), 2: Paged(64, 65536, 2)}
     big_fp4 = {1: Paged(64, 65536, 1, fp4=True), 2: Paged(64, 65536, 2, fp4=True)}
-    mode0, name0 = (MODE_NATIVE.value, "native") if arch >= 89 else (MODE_BYTES.value, "bytes")
-    joint = list(itertools.product(FAMILIES, JOINT_TILES))
-    ranked = {rows: _sweep(case, joint, mode0, name0) for rows, case in big.items()}
-    # the family must serve both row classes: rank families by the sum of their best times
-    best_per_family = {}
-    for rows, results in ranked.items():
-        for t, family, tiles in results:
-            key = tuple(sorted(family.items()))
-            best_per_family.setdefault(key, {}).setdefault(rows, (t, tiles))
-    complete = {k: v for k, v in best_per_family.items() if len(v) == 2}
-    top = sorted(complete, key=lambda k: complete[k][1][0] + complete[k][2][0])[:4]
-    mix = [Paged(*m) for m in MIX]
-    scored = []
-    for key in top:
-        family = dict(key)
-        times = [case.time(family, complete[key][1 if case.case.next_n == 1 else 2][1], mode0) for case in mix]
-        scored.append((geomean(times), key))
-        cells = " ".join(f"{t * 1e6:7.1f}" for t in times)
-        print(f"  mix {family} {cells}  geomean {scored[-1][0] * 1e6:.1f}", flush=True)
-    key = min(scored)[1]
-    family = dict(key)
-    best_tiles = {(name0, rows): complete[key][rows][1] for rows in (1, 2)}
-    print(f"best family: {family}; {name0} tiles {best_tiles}")
-    for mode, name in ((MODE_BYTES.value, "bytes"), (MODE_FP4.value, "fp4")):
-        if name == name0:
-            continue
+    modes = [(MODE_NATIVE.value, "native")] if arch >= 89 else []
+    best_tiles = {}
+    for mode, name in (*modes, (MODE_BYTES.value, "bytes"), (MODE_FP4.value, "fp4")):
         for rows, case in (big_fp4 if mode == MODE_FP4.value else big).items():
-            results = _sweep(case, [(family, t) for t in TILES], mode, name)
+            results = _sweep(case, [(family0, t) for t in TILES], mode, name)
             best_tiles[(name, rows)] = results[0][2]
             print(f"best paged {name} next_n={rows}: {best_tiles[(name, rows)]}")
-    table = {**family}
+    mode0, name0 = modes[0] if modes else (MODE_BYTES.value, "bytes")
+    families = {}
+    for bound, cases in BUCKETS.items():
+        prepared = [Paged(*c) for c in cases]
+        scored = []
+        for family in FAMILIES:
+            times = [case.time(family, best_tiles[(name0, 1 if case.case.next_n == 1 else 2)], mode0)
+                     for case in prepared]
+            scored.append((geomean(times), family))
+            cells = " ".join(f"{t * 1e6:7.1f}" for t in times)
+            print(f"  family B<={bound} {family} {cells}  geomean {scored[-1][0] * 1e6:.1f}", flush=True)
+        families[str(bound)] = min(scored, key=lambda r: r[0])[1]
+        print(f"best family B<={bound}: {families[str(bound)]}")
+        del prepared
+    table = {"family": families}
     for name in ("native", "bytes", "fp4"):
         if (name, 1) in best_tiles:
             table[name] = {"default": {"inf": best_tiles[(name, 2)]}, "H=64,next_n=1": {"inf": best_tiles[(name, 1)]}}

@@ -1,10 +1,12 @@
 """Launch configurations of the Triton kernels and the per-arch facts they depend on.
 
 Tuning tables are JSON files shipped in the package, ``configs/<op>/triton/sm_<arch>.json`` (see configs/README.md).
-A table has a family-wide ``split_kv`` and ``programs_per_sm`` (the metadata depends on them, so they cannot vary
-per call), then per operand mode (``native``, ``bytes``, ``fp4``) and ``H=..,next_n=..`` (paged) or ``H=..,D=..``
-(ragged) a map from a size bucket (an upper bound on tokens, ``batch * max_context_len`` or ``seq_len * width``) to
-the tile sizes. Without a table for the arch, the defaults below apply and a warning says so once.
+A paged table has a ``family`` section: by batch size (an upper bound on the metadata's slots) the ``split_kv`` and
+``programs_per_sm`` (the metadata encodes the split, and the metadata call sees only the batch size, so nothing
+else may choose them). Then per operand mode (``native``, ``bytes``, ``fp4``) and ``H=..,next_n=..`` (paged) or
+``H=..,D=..`` (ragged) a map from a size bucket (an upper bound on tokens, ``batch * max_context_len`` or
+``seq_len * width``) to the tile sizes. Without a table for the arch, the defaults below apply and a warning says
+so once.
 """
 
 from __future__ import annotations
@@ -84,10 +86,9 @@ def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:
     return {**default, **buckets[chosen]}
 
 
-def paged_family(arch: int | None) -> dict:
-    """``split_kv`` and ``programs_per_sm``: fixed per arch because the metadata encodes them."""
-    return {**PAGED_FAMILY_DEFAULT, **{k: v for k, v in table("paged_mqa_logits", arch).items()
-                                       if k in PAGED_FAMILY_DEFAULT}}
+def paged_family(arch: int | None, batch: int) -> dict:
+    """``split_kv`` and ``programs_per_sm`` for a batch of ``batch`` slots (requests, or tokens for varlen)."""
+    return _pick(table("paged_mqa_logits", arch), "family", batch, PAGED_FAMILY_DEFAULT)
 
 
 def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, tokens: int) -> dict:

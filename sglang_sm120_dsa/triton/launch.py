@@ -7,6 +7,8 @@ can compile them all before CUDA-graph capture.
 
 from __future__ import annotations
 
+import os
+
 import torch
 import triton
 
@@ -27,6 +29,7 @@ from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 
+_ASM = os.environ.get("TRITON_INTERPRET") != "1"  # PTX decoding in compiled kernels; the interpreter runs none
 _SM_TILE = 16  # metadata rows per program
 _B_CHUNK = 128  # metadata slots per step
 
@@ -50,13 +53,13 @@ def _options(tiles: dict) -> dict:
 
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
-    family = paged_family(arch_of(call.context_lens.device))
+    family = paged_family(arch_of(call.context_lens.device), call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
     grid = (triton.cdiv(call.num_sms + 1, _SM_TILE),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, SPLIT_KV=family["split_kv"], ATOM=ATOM, SM_TILE=_SM_TILE, B_CHUNK=_B_CHUNK,
+        call.num_sms, family["split_kv"], ATOM=ATOM, SM_TILE=_SM_TILE, B_CHUNK=_B_CHUNK,
         NEXT_N_P2=8)  # next_n <= 8; one variant for all
     return meta
 
@@ -69,7 +72,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     device = call.q.device
     arch = arch_of(device)
     mode = MODE_FP4.value if call.is_fp4 else (mode if mode is not None else fp8_mode(device))
-    family = paged_family(arch)
+    family = paged_family(arch, call.batch)
     tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch * call.width)
     rows = ATOM if call.indices is not None else call.next_n
     q_sf = call.q_sf if call.is_fp4 else call.q
@@ -83,9 +86,9 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
+        family["split_kv"], family["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
-        SPLIT_KV=family["split_kv"], ATOM=ATOM, PROGRAMS_PER_SM=family["programs_per_sm"], MODE=mode,
-        NUM_STAGES=tiles["num_stages"], **_options(tiles))
+        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
     if call.clean_logits:
         block = 1024
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, block))](
@@ -109,4 +112,4 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], **_options(tiles))
+        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))

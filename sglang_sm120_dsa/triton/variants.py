@@ -16,7 +16,6 @@ from .._checks import PAGED_HEAD_DIMS
 from .._checks import RAGGED_FP8_HEAD_DIMS
 from .._checks import SUPPORTED_HEADS
 from .config import ATOM
-from .config import paged_family
 from .config import paged_tiles
 from .config import ragged_tiles
 from .config import rows_per_group
@@ -59,7 +58,6 @@ def _unique(variants: list[Variant]) -> list[Variant]:
 
 
 def paged_variants(arch: int | None) -> list[Variant]:
-    family = paged_family(arch)
     out = []
     for mode in modes_for(arch):
         for heads in SUPPORTED_HEADS:
@@ -68,9 +66,7 @@ def paged_variants(arch: int | None) -> list[Variant]:
                 tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in SIZE_PROBES}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
-                             ("SPLIT_KV", family["split_kv"]), ("ATOM", ATOM),
-                             ("PROGRAMS_PER_SM", family["programs_per_sm"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]))
+                             ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
                     out.append(Variant("paged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 
@@ -86,12 +82,12 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", max(1, 128 // heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]))
+                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 
 
 def kernel_variants(arch: int | None) -> list[Variant]:
-    meta = (("SPLIT_KV", paged_family(arch)["split_kv"]), *METADATA_CONSTEXPRS.items())
+    meta = tuple(METADATA_CONSTEXPRS.items())
     return [*paged_variants(arch), *ragged_variants(arch), Variant("metadata", meta, 4),
             Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]

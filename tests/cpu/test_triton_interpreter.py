@@ -178,10 +178,10 @@ def test_ragged_many_chunks_and_rows(family) -> None:
     assert_logits_match(out, ref.double(), clean=True)
 
 
-def _family_split() -> int:
+def _family_split(batch: int) -> int:
     from sglang_sm120_dsa.triton import config
 
-    return config.paged_family(None)["split_kv"]
+    return config.paged_family(None, batch)["split_kv"]
 
 
 @pytest.mark.parametrize("batch,next_n,two_d,num_sms", [
@@ -194,7 +194,7 @@ def test_metadata_kernel_matches_scheduler(family, batch, next_n, two_d, num_sms
     family("triton")
     meta = dsa.get_paged_mqa_logits_metadata(lens, 64, num_sms)
     call = _checks.check_metadata(lens, 64, num_sms, None)
-    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(), atom=8))
+    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(batch), atom=8))
 
 
 @pytest.mark.parametrize("batch,seed", [(9, 0), (150, 1), (300, 2)])
@@ -210,7 +210,7 @@ def test_metadata_kernel_varlen(family, batch, seed) -> None:
     family("triton")
     meta = dsa.get_paged_mqa_logits_metadata(lens, 64, 11, indices)
     call = _checks.check_metadata(lens, 64, 11, indices)
-    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(), atom=8))
+    assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(batch), atom=8))
 
 
 def test_fp8_mode_selection(monkeypatch) -> None:

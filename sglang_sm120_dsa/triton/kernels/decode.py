@@ -23,12 +23,38 @@ BYTES_SCALE = 65536.0  # 256 * 256: the factor MODE_BYTES leaves out of each dot
 
 
 @triton.jit
-def fp8_operand(raw, MODE: tl.constexpr):
-    """uint8 e4m3 bytes -> an operand ``tl.dot`` accepts on this arch."""
+def _e4m3_bytes_to_f16x4(raw):
+    """The byte trick four bytes at a time in PTX: ``prmt`` spreads bytes 0,1 (then 2,3) into the two halves of a
+    word, then one shift-and-mask pair per half-word field: about 2.5 instructions per value instead of 5."""
+    return tl.inline_asm_elementwise(
+        asm="""{
+        .reg .b32 lo, hi, t, u;
+        prmt.b32 lo, $2, 0, 0x4140;
+        prmt.b32 hi, $2, 0, 0x4342;
+        shl.b32 t, lo, 7;
+        and.b32 t, t, 0x3F803F80;
+        shl.b32 u, lo, 8;
+        and.b32 u, u, 0x80008000;
+        or.b32 $0, t, u;
+        shl.b32 t, hi, 7;
+        and.b32 t, t, 0x3F803F80;
+        shl.b32 u, hi, 8;
+        and.b32 u, u, 0x80008000;
+        or.b32 $1, t, u;
+        }""",
+        constraints="=r,=r,r", args=[raw], dtype=tl.float16, is_pure=True, pack=4)
+
+
+@triton.jit
+def fp8_operand(raw, MODE: tl.constexpr, ASM: tl.constexpr):
+    """e4m3 values (bytes, or e4m3-typed in native mode) -> an operand ``tl.dot`` accepts on this arch. ``ASM``
+    selects the PTX byte decoding (compiled code) over the pure-Triton one (the CPU interpreter runs no PTX)."""
     if MODE == MODE_NATIVE:
         # An e4m3-typed load (the launcher passes e4m3 views) stays in shared memory for the MMA; a bitcast of
         # bytes would route the tile through registers (measured: 196 registers per thread, 12% occupancy).
         operand = raw if raw.dtype == tl.float8e4nv else raw.to(tl.float8e4nv, bitcast=True)
+    elif ASM:
+        operand = _e4m3_bytes_to_f16x4(raw)
     else:
         x = raw.to(tl.uint16)
         operand = (((x & 0x7F) << 7) | ((x & 0x80) << 8)).to(tl.float16, bitcast=True)

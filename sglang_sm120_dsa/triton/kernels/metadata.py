@@ -1,7 +1,7 @@
 """Paged schedule metadata on the GPU: ``_dsa_paged_mqa_metadata_kernel``.
 
 The foundation's algorithm (``reference/metadata.py``) for a family whose atoms hold every row of a request
-(``ATOM >= next_n``, so one atom per slot): ``segs = ceil(L / SPLIT_KV)`` per slot, ``total`` tasks cut into
+(``ATOM >= next_n``, so one atom per slot): ``segs = ceil(L / split_kv)`` per slot, ``total`` tasks cut into
 ``num_sms`` ranges, the last ``total % num_sms`` one task longer; row ``s`` is the ``(slot, split)`` where range
 ``s`` starts, row ``num_sms`` the sentinel ``(num_slots, 0)``. Each program computes ``SM_TILE`` rows: it sums the
 tasks, then finds each start's slot by counting the slots that end at or before it, ``B_CHUNK`` slots at a time.
@@ -20,8 +20,8 @@ def _max_combine(a, b):
 
 
 @triton.jit
-def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varlen,
-               SPLIT_KV: tl.constexpr, ATOM: tl.constexpr, B_CHUNK: tl.constexpr, NEXT_N_P2: tl.constexpr):
+def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varlen, split_kv,
+               ATOM: tl.constexpr, B_CHUNK: tl.constexpr, NEXT_N_P2: tl.constexpr):
     """Tasks of slots ``[c, c + B_CHUNK)`` and the run start of the chunk's last slot (varlen carry)."""
     i = c + tl.arange(0, B_CHUNK)
     ok = i < num_slots
@@ -44,19 +44,22 @@ def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varl
         m = ok[:, None] & (j < cols)[None, :]
         length = tl.max(tl.load(lens_ptr + i[:, None] * cols + j[None, :], mask=m, other=0), axis=1)
         carry = run_carry
-    segs = tl.where(ok, tl.cdiv(tl.maximum(length, 0), SPLIT_KV), 0)
+    segs = tl.where(ok, tl.cdiv(tl.maximum(length, 0), split_kv), 0)
     return segs, carry
 
 
-@triton.jit(do_not_specialize=["num_slots", "next_n", "lens_2d", "varlen", "num_sms"],
+@triton.jit(do_not_specialize=["num_slots", "next_n", "lens_2d", "varlen", "num_sms", "split_kv"],
             do_not_specialize_on_alignment=["lens_ptr", "idx_ptr", "meta_ptr"])
-def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_n, lens_2d, varlen, num_sms,
-                                   SPLIT_KV: tl.constexpr, ATOM: tl.constexpr, SM_TILE: tl.constexpr,
-                                   B_CHUNK: tl.constexpr, NEXT_N_P2: tl.constexpr):
-    total = 0
-    carry = -1
-    for c in range(0, num_slots, B_CHUNK):
-        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, SPLIT_KV, ATOM,
+def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_n, lens_2d, varlen, num_sms, split_kv,
+                                   ATOM: tl.constexpr, SM_TILE: tl.constexpr, B_CHUNK: tl.constexpr,
+                                   NEXT_N_P2: tl.constexpr):
+    # pass 1: the total; the first chunk stays in registers for pass 2 (one chunk covers most decode batches)
+    segs0, carry0 = _slot_segs(lens_ptr, idx_ptr, 0, -1, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
+                               B_CHUNK, NEXT_N_P2)
+    total = tl.sum(segs0, axis=0)
+    carry = carry0
+    for c in range(B_CHUNK, num_slots, B_CHUNK):
+        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
                                  B_CHUNK, NEXT_N_P2)
         total += tl.sum(segs, axis=0)
     per_sm = total // num_sms
@@ -66,10 +69,14 @@ def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_
 
     before = tl.zeros([SM_TILE], dtype=tl.int32)  # slots whose tasks all come before `start`
     done = tl.zeros([SM_TILE], dtype=tl.int32)  # their tasks
-    running = 0
-    carry = -1
-    for c in range(0, num_slots, B_CHUNK):
-        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, SPLIT_KV, ATOM,
+    cum = tl.cumsum(segs0, axis=0)
+    ended = cum[None, :] <= start[:, None]
+    before += tl.sum(ended.to(tl.int32), axis=1)
+    done += tl.sum(tl.where(ended, segs0[None, :], 0), axis=1)
+    running = tl.sum(segs0, axis=0)
+    carry = carry0
+    for c in range(B_CHUNK, num_slots, B_CHUNK):
+        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
                                  B_CHUNK, NEXT_N_P2)
         cum = running + tl.cumsum(segs, axis=0)
         ended = cum[None, :] <= start[:, None]

@@ -1,10 +1,11 @@
 """Paged (decode) indexer logits: ``_dsa_paged_mqa_logits_kernel`` and its ``-inf`` cleaner.
 
-Work unit: a *task* = one KV split (``SPLIT_KV`` tokens) of one *atom* (all query rows that share a request's
+Work unit: a *task* = one KV split (``split_kv`` tokens) of one *atom* (all query rows that share a request's
 pages: the ``next_n`` MTP rows of a request, or up to ``ATOM`` consecutive varlen tokens with the same index). A
 task loads each key once and scores it for every row of the atom. The schedule metadata (the foundation's
-algorithm with this family's ``SPLIT_KV``) gives every SM a contiguous range of tasks; ``PROGRAMS_PER_SM``
-programs share an SM's range, taking every ``PROGRAMS_PER_SM``-th task, so their pipelines overlap. A task is
+algorithm with this family's ``split_kv``) gives every SM a contiguous range of tasks; ``programs_per_sm``
+programs share an SM's range, taking every ``programs_per_sm``-th task, so their pipelines overlap. Both are
+runtime values chosen from the batch size (config.paged_family), which the metadata call sees too. A task is
 computed by exactly one program with the same arithmetic whatever the SM count: results are bitwise deterministic.
 
 Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
@@ -34,7 +35,7 @@ from .decode import store_logits
 # stride and the logits row stride stay specialized: they are always multiples of 16 (validation, layout.py), so
 # their specialization never changes, and the 16-byte vector loads of the keys depend on it.
 _RUNTIME_INTS = ["stride_w", "stride_table", "num_slots", "next_n", "num_blocks", "width", "table_width",
-                 "block_kv", "log2_block_kv", "lens_2d", "varlen", "out_bf16"]
+                 "block_kv", "log2_block_kv", "lens_2d", "varlen", "out_bf16", "split_kv", "programs_per_sm"]
 _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
 
 
@@ -69,14 +70,14 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
 @triton.jit
 def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
-          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, split,
-          H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
-          MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
+          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, split, split_kv,
+          H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
+          NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
     N: tl.constexpr = ROWS * H
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     cap = table_width * block_kv  # tokens the block table can address
-    t_begin = split * SPLIT_KV
-    t_end = tl.minimum(t_begin + SPLIT_KV, tl.minimum(length, tl.minimum(cap, width)))
+    t_begin = split * split_kv
+    t_end = tl.minimum(t_begin + split_kv, tl.minimum(length, tl.minimum(cap, width)))
     n_iter = tl.cdiv(t_end - t_begin, BLOCK_T)
     n = tl.arange(0, N)
     dq = tl.arange(0, DQ)
@@ -92,7 +93,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         if MODE == MODE_FP4:
             q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
         else:
-            q = fp8_operand(q_raw, MODE)
+            q = fp8_operand(q_raw, MODE, ASM)
         w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
@@ -110,7 +111,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             if MODE == MODE_FP4:
                 k = fp4_operand(k_raw, tl.load(scale_ptr, mask=in_range, other=0), DQ)
             else:
-                k = fp8_operand(k_raw, MODE)
+                k = fp8_operand(k_raw, MODE, ASM)
                 kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
             scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
             weighted = tl.maximum(scores, 0.0) * w[None, :]
@@ -129,12 +130,13 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
 def _dsa_paged_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, idx_ptr, out_ptr,
         stride_w, stride_table, stride_page, stride_out,  #
-        num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,  #
-        H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, SPLIT_KV: tl.constexpr,
-        ATOM: tl.constexpr, PROGRAMS_PER_SM: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
+        num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,
+        split_kv, programs_per_sm,  #
+        H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
     pid = tl.program_id(0)
-    sm = pid // PROGRAMS_PER_SM
-    lane = pid % PROGRAMS_PER_SM
+    sm = pid // programs_per_sm
+    lane = pid % programs_per_sm
     a = tl.load(meta_ptr + 2 * sm)
     split = tl.load(meta_ptr + 2 * sm + 1)
     a_end = tl.load(meta_ptr + 2 * sm + 2)
@@ -142,15 +144,16 @@ def _dsa_paged_mqa_logits_kernel(
     count = 0
     while (a < a_end) | ((a == a_end) & (split < split_end)):
         row0, n_rows, length = _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
-        if count % PROGRAMS_PER_SM == lane:
+        if count % programs_per_sm == lane:
             table_row = tl.where(varlen != 0, row0, a)
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  out_bf16, row0, n_rows, table_row, length, split, H, D, ROWS, BLOCK_T, SPLIT_KV, MODE, NUM_STAGES)
+                  out_bf16, row0, n_rows, table_row, length, split, split_kv, H, D, ROWS, BLOCK_T, MODE, NUM_STAGES,
+                  ASM)
         count += 1
         # next task in the metadata's order: next split, else the next atom that has any
         split += 1
-        if split * SPLIT_KV >= length:
+        if split * split_kv >= length:
             split = 0
             a += tl.where(varlen != 0, n_rows, 1)
             length = 0

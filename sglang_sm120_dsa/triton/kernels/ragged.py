@@ -40,7 +40,7 @@ def _dsa_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, ks_ptr, ke_ptr, out_ptr,
         stride_w, stride_out, seq_len, seq_len_kv, width, clean, compressed, out_bf16,  #
         H: tl.constexpr, D: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, CHUNK: tl.constexpr,
-        MODE: tl.constexpr, NUM_STAGES: tl.constexpr):
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
     N: tl.constexpr = BLOCK_Q * H
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D
     rr = tl.arange(0, BLOCK_Q)
@@ -80,7 +80,7 @@ def _dsa_mqa_logits_kernel(
     if MODE == MODE_FP4:
         q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
     else:
-        q = fp8_operand(q_raw, MODE)
+        q = fp8_operand(q_raw, MODE, ASM)
     w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
 
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
@@ -90,7 +90,7 @@ def _dsa_mqa_logits_kernel(
         if MODE == MODE_FP4:
             k = fp4_operand(k_raw, tl.load(kv_sf_ptr + key, mask=k_ok, other=0), DQ)
         else:
-            k = fp8_operand(k_raw, MODE)
+            k = fp8_operand(k_raw, MODE, ASM)
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
