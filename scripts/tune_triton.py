@@ -39,6 +39,8 @@ from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 # showed 201 registers per thread, 12% occupancy, no eligible warp 66% of the cycles).
 TILES = [dict(block_t=b, num_warps=4, num_stages=s, maxnreg=r)
          for b, s, r in itertools.product((64, 128), (2, 3), (None, 128, 96))]
+TILES += [dict(block_t=128, num_warps=8, num_stages=s, maxnreg=r)
+          for s, r in itertools.product((2, 3), (None, 128, 96))]
 FAMILIES = [dict(split_kv=k, programs_per_sm=p) for k, p in itertools.product((256, 512, 1024, 2048), (2, 3, 4, 5))]
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
 BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],
