@@ -21,6 +21,11 @@ python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', tr
 status=0
 python3 -m sglang_sm120_dsa 2>&1 | tee "$OUT/doctor.txt" || status=1
 python3 scripts/capture_deepgemm_golden.py --out "$OUT/deepgemm_sm90_metadata.json" 2>&1 | tail -3 || status=1
-python3 -m pytest tests -q -rs --durations=15 --junitxml="$OUT/junit.xml" "$@" 2>&1 | tee "$OUT/pytest.txt"
+# Separate processes: tests/cpu runs the Triton kernels under TRITON_INTERPRET=1, set for its whole process.
+python3 -m pytest tests/gpu -q -rs -o junit_family=legacy --durations=10 --junitxml="$OUT/junit_gpu.xml" "$@" 2>&1 \
+  | tee "$OUT/pytest_gpu.txt"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+python3 -m pytest tests/cpu -q -rs -o junit_family=legacy --junitxml="$OUT/junit_cpu.xml" > "$OUT/pytest_cpu.txt" 2>&1 \
+  || status=1
+tail -3 "$OUT/pytest_cpu.txt"
 exit $status

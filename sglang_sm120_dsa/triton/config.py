@@ -73,7 +73,11 @@ def table(op: str, arch: int | None) -> dict:
     except (FileNotFoundError, ModuleNotFoundError):
         logger.warning("no Triton tuning table configs/%s/triton/sm_%d.json; using untuned defaults", op, arch)
         return {}
-    return json.loads(text)
+    data = json.loads(text)
+    if not data.get("_meta", {}).get("tuned", False):
+        logger.warning("configs/%s/triton/sm_%d.json is not tuned on this arch: %s", op, arch,
+                       data.get("_meta", {}).get("note", "no note"))
+    return data
 
 
 def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:

@@ -1,0 +1,66 @@
+"""The tuning tables: every file parses, every entry is a complete and valid launch config, and the loader reads
+them through the installed package."""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+
+import pytest
+
+from sglang_sm120_dsa.triton import config
+from sglang_sm120_dsa.triton.config import SMEM_PER_BLOCK
+
+ROOT = pathlib.Path(__file__).resolve().parents[2] / "configs"
+TABLES = sorted(ROOT.glob("*/triton/sm_*.json"))
+PAGED_KEYS = {"block_t", "num_warps", "num_stages"}
+RAGGED_KEYS = {"block_kv", "chunk", "num_warps", "num_stages"}
+
+
+def test_every_tuned_arch_has_both_tables() -> None:
+    archs = {int(p.stem.removeprefix("sm_")) for p in TABLES}
+    assert archs == {80, 86, 89, 90, 100, 120, 121} and archs <= set(SMEM_PER_BLOCK)
+    for arch in archs:
+        assert (ROOT / "paged_mqa_logits" / "triton" / f"sm_{arch}.json").exists()
+        assert (ROOT / "mqa_logits" / "triton" / f"sm_{arch}.json").exists()
+
+
+@pytest.mark.parametrize("path", TABLES, ids=[f"{p.parent.parent.name}/{p.name}" for p in TABLES])
+def test_table_is_valid(path: pathlib.Path) -> None:
+    table = json.loads(path.read_text())
+    meta = table.pop("_meta")
+    assert isinstance(meta.get("tuned"), bool)
+    assert meta.get("gpu") if meta["tuned"] else meta.get("note")
+    arch = int(path.stem.removeprefix("sm_"))
+    paged = path.parent.parent.name == "paged_mqa_logits"
+    if paged:
+        family = table.pop("family")
+        for bound, entry in family.items():
+            assert bound == "inf" or int(bound) > 0
+            assert set(entry) == {"split_kv", "programs_per_sm"}
+            assert entry["split_kv"] % 128 == 0 and 1 <= entry["programs_per_sm"] <= 8
+    assert set(table) <= {"native", "bytes", "fp4"}
+    assert ("native" in table) == (arch >= 89)
+    for section in table.values():
+        for key, buckets in section.items():
+            assert key == "default" or key.startswith("H=")
+            for bound, tiles in buckets.items():
+                assert bound == "inf" or float(bound) > 0
+                assert (PAGED_KEYS if paged else RAGGED_KEYS) <= set(tiles)
+                assert tiles["num_warps"] in (4, 8) and tiles["num_stages"] in (1, 2, 3, 4)
+                assert tiles.get("maxnreg") in (None, 64, 96, 128, 160, 192, 255)
+
+
+def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) -> None:
+    config.table.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="sglang_sm120_dsa"):
+        tuned = config.table("paged_mqa_logits", 90)
+        copied = config.table("paged_mqa_logits", 120)
+        missing = config.table("paged_mqa_logits", 75)
+    config.table.cache_clear()
+    assert tuned["_meta"]["tuned"] and not copied["_meta"]["tuned"] and missing == {}
+    messages = " ".join(r.message for r in caplog.records)
+    assert "sm_120.json is not tuned on this arch" in messages and "no Triton tuning table" in messages
+    assert "sm_90.json is not tuned" not in messages
+    assert config.paged_family(90, 1)["split_kv"] <= config.paged_family(90, 10_000)["split_kv"] * 8
