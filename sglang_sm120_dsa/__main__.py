@@ -203,7 +203,8 @@ def benchmark(device: torch.device) -> None:
     seq, seq_kv = (2048, 8192) if device.type == "cuda" else (128, 2048)
     print(f"\nbenchmark on {dispatch.describe_device(device)} (auto-selected implementations):")
     case = make_paged_case(batch, 1, 64, 128, 64, avg_context=avg, seed=1, device=device)
-    meta = ops.get_paged_mqa_logits_metadata(case.context_lens, 64, NUM_SMS)
+    workers = ops.get_num_sms() if device.type == "cuda" else NUM_SMS
+    meta = ops.get_paged_mqa_logits_metadata(case.context_lens, 64, workers)
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table, meta, case.max_context_len)
     t = _time(lambda: ops.fp8_paged_mqa_logits(*args), device)
     tokens = int(case.context_lens.max(dim=-1).values.sum())

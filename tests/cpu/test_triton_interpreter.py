@@ -23,6 +23,10 @@ from sglang_sm120_dsa.testing import make_ragged_case
 NEG_INF = float("-inf")
 MODES = ["native", "bytes"]
 
+from conftest import INTERPRETER_BROKEN  # noqa: E402
+
+pytestmark = pytest.mark.skipif(bool(INTERPRETER_BROKEN), reason=str(INTERPRETER_BROKEN))
+
 
 @pytest.fixture
 def family(monkeypatch):

@@ -21,6 +21,12 @@ pytestmark = pytest.mark.deepgemm
 NEG_INF = float("-inf")
 
 
+@pytest.fixture(autouse=True)
+def reference_family(monkeypatch):
+    """These tests are about the PyTorch reference; on a GPU ``auto`` would pick a kernel family."""
+    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", "torch")
+
+
 def as_torch(x) -> torch.Tensor:
     """DeepGEMM's tvm-ffi build may hand back a DLPack tensor."""
     return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
