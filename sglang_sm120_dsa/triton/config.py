@@ -60,7 +60,19 @@ def fp8_mode(device: torch.device) -> int:
     if not native_ok:
         raise ImplementationError(f"{envs.TRITON_FP8.name}=native: FP8 tensor-core operands need SM89 or newer, "
                                   f"this is sm_{arch}; use bytes or auto")
+    if arch == 121:
+        _warn_old_triton_sm121()
     return MODE_NATIVE.value
+
+
+@functools.cache
+def _warn_old_triton_sm121() -> None:
+    import triton
+
+    version = tuple(int(p) for p in triton.__version__.split(".")[:2])
+    if version < (3, 9):  # seen with 3.6: correct results, but the FP8 dot is not an e4m3 MMA on sm_121
+        logger.warning("triton %s does not lower FP8 dots to FP8 tensor-core instructions on sm_121 (3.9 does); "
+                       "results are correct but slower: upgrade triton", triton.__version__)
 
 
 @functools.cache
