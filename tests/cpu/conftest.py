@@ -13,19 +13,6 @@ import torch  # noqa: E402
 from sglang_sm120_dsa import ops  # noqa: E402
 
 
-def _version(dist: str) -> tuple[int, ...]:
-    import importlib.metadata
-
-    return tuple(int(p) for p in importlib.metadata.version(dist).split(".")[:2] if p.isdigit())
-
-
-# Triton <= 3.8's interpreter turns a kernel's runtime ints into 1-element arrays and calls int() on them, which
-# numpy >= 2.5 refuses (Triton 3.9 squeezes first). CI installs Triton 3.9; other setups skip with this reason.
-INTERPRETER_BROKEN = (_version("triton") < (3, 9) and _version("numpy") >= (2, 5)) and (
-    f"the Triton {'.'.join(map(str, _version('triton')))} interpreter cannot run these kernels with numpy "
-    f"{'.'.join(map(str, _version('numpy')))} (needs triton >= 3.9 or numpy < 2.5)")
-
-
 @pytest.fixture
 def poisoned_logits(monkeypatch) -> list[tuple[torch.Tensor, int]]:
     """Make the API allocate its logits buffers NaN-filled; yields the (whole buffer, returned width) list, so a

@@ -50,10 +50,10 @@ def test_family_not_in_this_build(impl_env, family) -> None:
 
 
 def test_forced_family_reaches_the_public_api(impl_env) -> None:
-    from conftest import INTERPRETER_BROKEN
+    from sglang_sm120_dsa.triton.interpreter import unsupported_reason
 
-    if INTERPRETER_BROKEN:
-        pytest.skip(INTERPRETER_BROKEN)
+    if unsupported_reason():
+        pytest.skip(unsupported_reason())
     impl_env("tilelang")
     with pytest.raises(ImplementationError, match="not part of this build"):
         dsa.get_paged_mqa_logits_metadata(torch.ones(3, dtype=torch.int32), 64, 4)

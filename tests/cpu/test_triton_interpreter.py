@@ -19,24 +19,12 @@ from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import assert_logits_match
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.triton.interpreter import unsupported_reason
 
 NEG_INF = float("-inf")
 MODES = ["native", "bytes"]
 
-from conftest import INTERPRETER_BROKEN  # noqa: E402
-
-pytestmark = pytest.mark.skipif(bool(INTERPRETER_BROKEN), reason=str(INTERPRETER_BROKEN))
-
-
-@pytest.fixture
-def family(monkeypatch):
-    """``family("triton", mode)`` / ``family("torch")``: route the public API through one implementation."""
-
-    def use(name: str, mode: str = "auto") -> None:
-        monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
-        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", mode)
-
-    return use
+pytestmark = pytest.mark.skipif(unsupported_reason() is not None, reason=str(unsupported_reason()))
 
 
 def paged(case, meta, *, clean=True, dtype=torch.float32, width=None):

@@ -28,15 +28,6 @@ if os.environ.get("TRITON_INTERPRET") == "1":  # tests/cpu's conftest sets it fo
                 "(scripts/run_gpu_suite.sh does)", allow_module_level=True)
 
 
-@pytest.fixture
-def family(monkeypatch):
-    def use(name: str, mode: str = "auto") -> None:
-        monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
-        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", mode)
-
-    return use
-
-
 def valid_diff(out: torch.Tensor, ref: torch.Tensor, invalid: torch.Tensor) -> float:
     return calc_diff(out.double().masked_fill(invalid, 0), ref.double().masked_fill(invalid, 0))
 
