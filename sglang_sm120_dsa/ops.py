@@ -21,6 +21,8 @@ Differences from DeepGEMM (all extensions; every input DeepGEMM accepts means th
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 
 from . import dispatch
@@ -73,7 +75,7 @@ def warmup(device: torch.device | str | None = None, num_heads: int | None = Non
     number of variants run; ``progress`` gets one line each (None for silence). A no-op for the reference."""
     device = torch.device(device) if device is not None else torch.device("cuda", torch.cuda.current_device())
     family = dispatch.resolve("fp8_paged_mqa_logits", device)
-    module = __import__(dispatch.family_module(family.impl), fromlist=["warmup"])
+    module = importlib.import_module(dispatch.family_module(family.impl))
     return module.warmup(device, num_heads, progress) if hasattr(module, "warmup") else 0
 
 

@@ -12,6 +12,7 @@ so once.
 from __future__ import annotations
 
 import functools
+import importlib.metadata
 import json
 import logging
 from importlib import resources
@@ -37,6 +38,11 @@ SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 10
 PAGED_FAMILY_DEFAULT = {"split_kv": 512, "programs_per_sm": 2}
 PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3}
 RAGGED_TILE_DEFAULT = {"block_kv": 64, "chunk": 2048, "num_warps": 4, "num_stages": 3}
+
+
+def installed_version(dist: str) -> tuple[int, ...]:
+    """(major, minor) of an installed distribution, e.g. ``installed_version("triton") >= (3, 9)``."""
+    return tuple(int(p) for p in importlib.metadata.version(dist).split(".")[:2] if p.isdigit())
 
 
 def arch_of(device: torch.device) -> int | None:
@@ -67,12 +73,9 @@ def fp8_mode(device: torch.device) -> int:
 
 @functools.cache
 def _warn_old_triton_sm121() -> None:
-    import triton
-
-    version = tuple(int(p) for p in triton.__version__.split(".")[:2])
-    if version < (3, 9):  # seen with 3.6: correct results, but the FP8 dot is not an e4m3 MMA on sm_121
+    if installed_version("triton") < (3, 9):  # seen with 3.6: correct results, but no e4m3 MMA on sm_121
         logger.warning("triton %s does not lower FP8 dots to FP8 tensor-core instructions on sm_121 (3.9 does); "
-                       "results are correct but slower: upgrade triton", triton.__version__)
+                       "results are correct but slower: upgrade triton", importlib.metadata.version("triton"))
 
 
 @functools.cache

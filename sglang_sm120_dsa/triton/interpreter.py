@@ -8,21 +8,17 @@ correct if Triton fixes this. Applied only when the Triton family is loaded unde
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import triton.language as tl
 
+from .config import installed_version
+
 _patched = False
-
-
-def _version(dist: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in importlib.metadata.version(dist).split(".")[:2] if p.isdigit())
 
 
 def unsupported_reason() -> str | None:
     """Why this Triton interpreter cannot run the kernels, or None. Triton <= 3.8's interpreter turns a kernel's
     runtime ints into 1-element arrays and calls ``int()`` on them, which numpy >= 2.5 refuses (3.9 squeezes)."""
-    triton_v, numpy_v = _version("triton"), _version("numpy")
+    triton_v, numpy_v = installed_version("triton"), installed_version("numpy")
     if triton_v < (3, 9) and numpy_v >= (2, 5):
         return (f"the Triton {'.'.join(map(str, triton_v))} interpreter cannot run these kernels with numpy "
                 f"{'.'.join(map(str, numpy_v))} (needs triton >= 3.9 or numpy < 2.5)")

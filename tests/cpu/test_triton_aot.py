@@ -9,15 +9,16 @@ UTCHMMA on sm_100) and, on sm_80/86, no E4M3. Runs in spawned workers: the kerne
 
 from __future__ import annotations
 
-import importlib.metadata
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
+from sglang_sm120_dsa.triton.config import installed_version
+
 ARCHS = [80, 86, 89, 90, 100, 120, 121]
-TRITON = tuple(int(p) for p in importlib.metadata.version("triton").split(".")[:2])
+TRITON = installed_version("triton")
 # The expectations are those of the Triton CI installs (3.9). Observed with 3.6 on an H200 machine: sm_121 FP8 dots
 # are not lowered to e4m3 MMA, and its bundled cuobjdump cannot decode sm_121.
 pytestmark = pytest.mark.skipif(TRITON < (3, 9), reason=f"needs triton >= 3.9 (CI's); this is {TRITON}")

@@ -29,3 +29,9 @@ def deep_gemm():
     except Exception as e:  # ImportError, or a _C.so built for another torch
         pytest.skip(f"deep_gemm not importable: {type(e).__name__}: {e}")
     return deep_gemm
+
+
+@pytest.fixture
+def reference_family(monkeypatch):
+    """For tests about the PyTorch reference: on a GPU ``auto`` would pick a kernel family."""
+    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", "torch")

@@ -13,12 +13,7 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 
 NEG_INF = float("-inf")
-
-
-@pytest.fixture(autouse=True)
-def reference_family(monkeypatch):
-    """These tests are about the PyTorch reference; on a GPU ``auto`` would pick a kernel family."""
-    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", "torch")
+pytestmark = pytest.mark.usefixtures("reference_family")
 
 
 def valid_diff(a: torch.Tensor, b: torch.Tensor) -> float:

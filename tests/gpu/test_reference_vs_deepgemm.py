@@ -17,14 +17,8 @@ from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 
-pytestmark = pytest.mark.deepgemm
 NEG_INF = float("-inf")
-
-
-@pytest.fixture(autouse=True)
-def reference_family(monkeypatch):
-    """These tests are about the PyTorch reference; on a GPU ``auto`` would pick a kernel family."""
-    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", "torch")
+pytestmark = [pytest.mark.deepgemm, pytest.mark.usefixtures("reference_family")]
 
 
 def as_torch(x) -> torch.Tensor:
