@@ -20,6 +20,7 @@ from importlib import resources
 import torch
 
 from .. import envs
+from .._versions import installed_version
 from ..errors import ImplementationError
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
@@ -38,11 +39,6 @@ SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 10
 PAGED_FAMILY_DEFAULT = {"split_kv": 512, "programs_per_sm": 2}
 PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3}
 RAGGED_TILE_DEFAULT = {"block_kv": 64, "chunk": 2048, "num_warps": 4, "num_stages": 3}
-
-
-def installed_version(dist: str) -> tuple[int, ...]:
-    """(major, minor) of an installed distribution, e.g. ``installed_version("triton") >= (3, 9)``."""
-    return tuple(int(p) for p in importlib.metadata.version(dist).split(".")[:2] if p.isdigit())
 
 
 def arch_of(device: torch.device) -> int | None:

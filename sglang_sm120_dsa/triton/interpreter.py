@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import triton.language as tl
 
-from .config import installed_version
+from .._versions import installed_version
 
 _patched = False
 
