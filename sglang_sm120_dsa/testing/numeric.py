@@ -14,12 +14,15 @@ __all__ = [
 ]
 
 
-def calc_diff(x: torch.Tensor, y: torch.Tensor) -> float:
+def calc_diff(x: torch.Tensor, y: torch.Tensor, invalid: torch.Tensor | None = None) -> float:
     """``1 - 2 * sum(x * y) / sum(x^2 + y^2)`` in float64: 0 for identical tensors, ~1e-7 per part in 1e7 error.
 
-    Non-finite inputs give NaN (which fails every ``<`` threshold): zero the masked columns first.
+    ``invalid`` (bool, broadcastable) leaves those entries out, e.g. the ``-inf`` columns of logits; any other
+    non-finite input gives NaN, which fails every ``<`` threshold.
     """
     x, y = x.double(), y.double()
+    if invalid is not None:
+        x, y = zero_masked(x, invalid), zero_masked(y, invalid)
     denominator = (x * x + y * y).sum()
     if denominator == 0:
         return 0.0

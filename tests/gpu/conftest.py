@@ -32,6 +32,6 @@ def deep_gemm():
 
 
 @pytest.fixture
-def reference_family(monkeypatch):
+def reference_family(family):
     """For tests about the PyTorch reference: on a GPU ``auto`` would pick a kernel family."""
-    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", "torch")
+    family("torch")
