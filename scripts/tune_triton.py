@@ -31,9 +31,9 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.triton import launch
-from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+from sglang_sm120_dsa.triton.config import MODE_NAMES
 from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
-from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
+from sglang_sm120_dsa.triton.variants import modes_for
 
 # maxnreg caps registers so that more programs fit on an SM (the paged kernel is latency-bound: ncu on an H200
 # showed 201 registers per thread, 12% occupancy, no eligible warp 66% of the cycles).
@@ -91,14 +91,15 @@ def tune_paged(arch: int) -> dict:
     family0 = dict(split_kv=1024, programs_per_sm=4)
     big = {1: Paged(64, 65536, 1), 2: Paged(64, 65536, 2)}
     big_fp4 = {1: Paged(64, 65536, 1, fp4=True), 2: Paged(64, 65536, 2, fp4=True)}
-    modes = [(MODE_NATIVE.value, "native")] if arch >= 89 else []
     best_tiles = {}
-    for mode, name in (*modes, (MODE_BYTES.value, "bytes"), (MODE_FP4.value, "fp4")):
+    for mode in modes_for(arch):
+        name = MODE_NAMES[mode]
         for rows, case in (big_fp4 if mode == MODE_FP4.value else big).items():
             results = _sweep(case, [(family0, t) for t in TILES], mode, name)
             best_tiles[(name, rows)] = results[0][2]
             print(f"best paged {name} next_n={rows}: {best_tiles[(name, rows)]}")
-    mode0, name0 = modes[0] if modes else (MODE_BYTES.value, "bytes")
+    mode0 = modes_for(arch)[0]  # the FP8 mode auto picks on this arch
+    name0 = MODE_NAMES[mode0]
     families = {}
     for bound, cases in BUCKETS.items():
         prepared = [Paged(*c) for c in cases]
@@ -121,9 +122,8 @@ def tune_paged(arch: int) -> dict:
 
 def tune_ragged(arch: int) -> dict:
     table = {}
-    for mode, name in ((MODE_NATIVE.value, "native"), (MODE_BYTES.value, "bytes"), (MODE_FP4.value, "fp4")):
-        if mode == MODE_NATIVE.value and arch < 89:
-            continue
+    for mode in modes_for(arch):
+        name = MODE_NAMES[mode]
         case = make_ragged_case(4096, 32768, 64, 128, fp4=mode == MODE_FP4.value, seed=1, device="cuda")
         call = _checks.check_ragged("tune", case.q, case.kv, case.weights, case.ks, case.ke, False, 0, torch.float32,
                                     None, True)

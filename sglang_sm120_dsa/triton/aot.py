@@ -18,6 +18,7 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
+from .config import SMEM_PER_BLOCK
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -25,6 +26,7 @@ from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 from .variants import Variant
+from .variants import kernel_variants
 
 _ALIGNED = [["tt.divisibility", 16]]
 
@@ -94,10 +96,6 @@ _FP8_PTX_TYPES = ("e4m3", "e5m2")
 
 def check_arch(arch: int) -> dict:
     """Compile every variant for ``arch`` and check it. Returns counts and the list of problems (empty = pass)."""
-    from .config import SMEM_PER_BLOCK
-    from .kernels.decode import MODE_NATIVE
-    from .variants import kernel_variants
-
     problems: list[str] = []
     sass_done: set[tuple] = set()
     sass_unavailable = ""

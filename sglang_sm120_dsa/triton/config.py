@@ -30,6 +30,9 @@ logger = logging.getLogger("sglang_sm120_dsa")
 
 ATOM = 8  # rows per paged task: every next_n (<= 8) row of a request, or up to 8 varlen tokens of one request
 MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.value: "fp4"}
+# The small kernels have one variant each. NEXT_N_P2: the metadata kernel reads up to 8 (MAX_NEXT_N) lengths a row.
+METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "B_CHUNK": 128, "NEXT_N_P2": 8}
+CLEAN_BLOCK = 1024
 
 # Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), by arch.
 SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 100: 232448, 103: 232448,
@@ -49,10 +52,15 @@ def arch_of(device: torch.device) -> int | None:
     return major * 10 + minor
 
 
+def native_fp8(arch: int | None) -> bool:
+    """Whether ``arch`` has e4m3 tensor-core operands (SM89 and newer; None is the interpreter, which has all)."""
+    return arch is None or arch >= 89
+
+
 def fp8_mode(device: torch.device) -> int:
     """The FP8 operand mode for ``device``, honouring ``SGLANG_SM120_DSA_TRITON_FP8``."""
     arch = arch_of(device)
-    native_ok = arch is None or arch >= 89
+    native_ok = native_fp8(arch)
     forced = envs.TRITON_FP8.get()
     if forced not in envs.TRITON_FP8.choices:
         raise ImplementationError(f"{envs.TRITON_FP8.name}={forced!r} is not valid: choose one of "
@@ -114,6 +122,11 @@ def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, tokens: in
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:
     section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
     return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)
+
+
+def ragged_block_q(heads: int) -> int:
+    """Query rows per ragged program: as many as fill 128 MMA columns."""
+    return max(1, 128 // heads)
 
 
 def rows_per_group(heads: int, rows: int) -> int:

@@ -8,11 +8,11 @@ correct if Triton fixes this. Applied only when the Triton family is loaded unde
 
 from __future__ import annotations
 
+import functools
+
 import triton.language as tl
 
 from .._versions import installed_version
-
-_patched = False
 
 
 def unsupported_reason() -> str | None:
@@ -25,10 +25,8 @@ def unsupported_reason() -> str | None:
     return None
 
 
+@functools.cache  # patch once
 def patch_bf16_dot() -> None:
-    global _patched
-    if _patched:
-        return
     import numpy as np
     from triton.runtime import interpreter
 
@@ -43,4 +41,3 @@ def patch_bf16_dot() -> None:
         return original(self, widen(a), widen(b), d, input_precision, max_num_imprecise_acc)
 
     interpreter.InterpreterBuilder.create_dot = create_dot
-    _patched = True

@@ -16,10 +16,13 @@ from .._checks import MetadataCall
 from .._checks import PagedCall
 from .._checks import RaggedCall
 from .config import ATOM
+from .config import CLEAN_BLOCK
+from .config import METADATA_CONSTEXPRS
 from .config import arch_of
 from .config import fp8_mode
 from .config import paged_family
 from .config import paged_tiles
+from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
 from .kernels.decode import MODE_FP4
@@ -30,8 +33,6 @@ from .kernels.paged import _dsa_paged_mqa_logits_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 
 _ASM = os.environ.get("TRITON_INTERPRET") != "1"  # PTX decoding in compiled kernels; the interpreter runs none
-_SM_TILE = 16  # metadata rows per program
-_B_CHUNK = 128  # metadata slots per step
 
 
 def _bytes(out: torch.Tensor) -> torch.Tensor:
@@ -42,6 +43,13 @@ def _bytes(out: torch.Tensor) -> torch.Tensor:
 def _operand(x: torch.Tensor, mode: int) -> torch.Tensor:
     """Native mode takes e4m3 views, so the tiles stay in shared memory for the MMA; the other modes take bytes."""
     return x.view(torch.float8_e4m3fn if mode == MODE_NATIVE.value else torch.uint8)
+
+
+def _mode(is_fp4: bool, device: torch.device, mode: int | None) -> int:
+    """MXFP4's one operand mode, else the FP8 ``mode`` asked for (warmup, tuning), else the arch's."""
+    if is_fp4:
+        return MODE_FP4.value
+    return mode if mode is not None else fp8_mode(device)
 
 
 def _options(tiles: dict) -> dict:
@@ -55,12 +63,11 @@ def _options(tiles: dict) -> dict:
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     family = paged_family(arch_of(call.context_lens.device), call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
-    grid = (triton.cdiv(call.num_sms + 1, _SM_TILE),)
+    grid = (triton.cdiv(call.num_sms + 1, METADATA_CONSTEXPRS["SM_TILE"]),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, family["split_kv"], ATOM=ATOM, SM_TILE=_SM_TILE, B_CHUNK=_B_CHUNK,
-        NEXT_N_P2=8)  # next_n <= 8; one variant for all
+        call.num_sms, family["split_kv"], **METADATA_CONSTEXPRS)
     return meta
 
 
@@ -69,9 +76,8 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     operand mode (warmup, tuning)."""
     if call.rows == 0 or call.width == 0:
         return
-    device = call.q.device
-    arch = arch_of(device)
-    mode = MODE_FP4.value if call.is_fp4 else (mode if mode is not None else fp8_mode(device))
+    arch = arch_of(call.q.device)
+    mode = _mode(call.is_fp4, call.q.device, mode)
     family = paged_family(arch, call.batch)
     tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch * call.width)
     rows = ATOM if call.indices is not None else call.next_n
@@ -90,21 +96,19 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
         ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
     if call.clean_logits:
-        block = 1024
-        _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, block))](
+        _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
-            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=block)
+            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=CLEAN_BLOCK)
 
 
 def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
     """Fill ``out`` (``[seq_len, width]`` view); ``tiles`` and ``mode`` override the table and the operand mode."""
     if call.seq_len == 0 or call.width == 0:
         return
-    device = call.q.device
-    arch = arch_of(device)
-    mode = MODE_FP4.value if call.is_fp4 else (mode if mode is not None else fp8_mode(device))
+    arch = arch_of(call.q.device)
+    mode = _mode(call.is_fp4, call.q.device, mode)
     tiles = tiles or ragged_tiles(arch, mode, call.num_heads, call.head_dim, call.seq_len * call.width)
-    block_q = max(1, 128 // call.num_heads)
+    block_q = ragged_block_q(call.num_heads)
     q_sf = call.q_sf if call.is_fp4 else call.q
     grid = (triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, tiles["chunk"]))
     _dsa_mqa_logits_kernel[grid](

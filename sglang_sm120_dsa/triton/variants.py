@@ -16,7 +16,11 @@ from .._checks import PAGED_HEAD_DIMS
 from .._checks import RAGGED_FP8_HEAD_DIMS
 from .._checks import SUPPORTED_HEADS
 from .config import ATOM
+from .config import CLEAN_BLOCK
+from .config import METADATA_CONSTEXPRS
+from .config import native_fp8
 from .config import paged_tiles
+from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
 from .kernels.decode import MODE_BYTES
@@ -27,8 +31,6 @@ __all__ = ["Variant", "kernel_variants", "modes_for", "SIZE_PROBES"]
 
 # Token counts that reach every bucket of a tuning table (buckets are upper bounds; see config._pick).
 SIZE_PROBES = (1, 2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**40)
-METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "B_CHUNK": 128, "NEXT_N_P2": 8}
-CLEAN_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Variant:
 
 def modes_for(arch: int | None) -> tuple[int, ...]:
     """Operand modes the launchers use on ``arch``: native FP8 needs SM89+, bytes is forcible everywhere."""
-    native = (MODE_NATIVE.value,) if arch is None or arch >= 89 else ()
+    native = (MODE_NATIVE.value,) if native_fp8(arch) else ()
     return (*native, MODE_BYTES.value, MODE_FP4.value)
 
 
@@ -80,7 +82,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                 tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items())) for t in SIZE_PROBES}
                 for tile in tiles:
                     tile = dict(tile)
-                    const = (("H", heads), ("D", head_dim), ("BLOCK_Q", max(1, 128 // heads)),
+                    const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))

@@ -5,7 +5,7 @@ Three operand modes (``MODE`` constexpr):
 * ``MODE_NATIVE`` (SM89 and newer): FP8 bytes bitcast to e4m3 and fed to ``tl.dot`` as is.
 * ``MODE_BYTES`` (SM80/86, where Triton rejects e4m3): the fp16 bits ``((b & 0x7F) << 7) | ((b & 0x80) << 8)``
   are exactly ``e4m3(b) / 256`` (subnormals included), so the dot of two decoded operands is the FP8 dot
-  ``/ 65536``; the launcher folds the 65536 into the scale. No FP8 type appears in the generated code.
+  ``/ 65536``; the kernels fold ``BYTES_SCALE`` into the key scale. No FP8 type appears in the generated code.
 * ``MODE_FP4``: MXFP4 e2m1 nibbles times their ue8m0 block scale, decoded to bf16. Both factors are powers of two
   times at most two significant bits, so the bf16 values and every product are exact, and one bf16 dot over the
   whole head_dim replaces a dot plus an fp32 rescale per 32-element block.
@@ -19,7 +19,7 @@ import triton.language as tl
 MODE_NATIVE = tl.constexpr(0)
 MODE_BYTES = tl.constexpr(1)
 MODE_FP4 = tl.constexpr(2)
-BYTES_SCALE = 65536.0  # 256 * 256: the factor MODE_BYTES leaves out of each dot
+BYTES_SCALE = tl.constexpr(65536.0)  # 256 * 256: the factor MODE_BYTES leaves out of each dot
 
 
 @triton.jit
@@ -86,6 +86,26 @@ def fp4_operand(packed, words, HALF_D: tl.constexpr):
     lo = _e2m1_times_scale(b & 0xF, scale)
     hi = _e2m1_times_scale(b >> 4, scale)
     return tl.reshape(tl.join(lo, hi), [packed.shape[0], 2 * HALF_D]).to(tl.bfloat16)
+
+
+@triton.jit
+def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, HALF_D: tl.constexpr):
+    """Loaded rows of values -> a ``tl.dot`` operand: FP8 (:func:`fp8_operand`), or MXFP4 with the ue8m0 words
+    loaded here from ``sf_ptrs`` (one per row, masked by ``mask``)."""
+    if MODE == MODE_FP4:
+        operand = fp4_operand(raw, tl.load(sf_ptrs, mask=mask, other=0), HALF_D)
+    else:
+        operand = fp8_operand(raw, MODE, ASM)
+    return operand
+
+
+@triton.jit
+def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr, DQ: tl.constexpr):
+    """The MMA's query operand ``[N, D]``: row ``qrow[n]`` (a (token, head) index) of q for the ``ok`` columns."""
+    # masked lanes (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
+    # e4m3-typed load could not take
+    raw = tl.load(q_ptr + qrow[:, None] * DQ + tl.arange(0, DQ)[None, :], mask=ok[:, None])
+    return decode_operand(raw, q_sf_ptr + qrow, ok, MODE, ASM, DQ)
 
 
 @triton.jit

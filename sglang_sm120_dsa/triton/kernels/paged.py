@@ -23,10 +23,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from .decode import BYTES_SCALE
 from .decode import MODE_BYTES
 from .decode import MODE_FP4
-from .decode import fp4_operand
-from .decode import fp8_operand
+from .decode import decode_operand
+from .decode import load_query
 from .decode import store_logits
 
 # Runtime scalars must not be specialized (value 1, divisibility by 16): a warmed-up variant must serve every
@@ -87,13 +88,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         row_n = g * ROWS + n // H  # row of the atom for each N column
         ok_n = row_n < n_rows
         qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-        # masked lanes (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
-        # e4m3-typed load could not take
-        q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None])
-        if MODE == MODE_FP4:
-            q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
-        else:
-            q = fp8_operand(q_raw, MODE, ASM)
+        q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
         w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
@@ -108,17 +103,15 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             page_base = kv_ptr + page * stride_page
             k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None])
             scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
-            if MODE == MODE_FP4:
-                k = fp4_operand(k_raw, tl.load(scale_ptr, mask=in_range, other=0), DQ)
-            else:
-                k = fp8_operand(k_raw, MODE, ASM)
+            k = decode_operand(k_raw, scale_ptr, in_range, MODE, ASM, DQ)
+            if MODE != MODE_FP4:
                 kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
             scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
             weighted = tl.maximum(scores, 0.0) * w[None, :]
             logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
             if MODE != MODE_FP4:
                 if MODE == MODE_BYTES:
-                    kscale = kscale * 65536.0  # the 256 * 256 the byte decoding leaves out
+                    kscale = kscale * BYTES_SCALE
                 logits = logits * kscale[:, None]
             logits = tl.trans(logits)  # [ROWS, BLOCK_T]
             logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))

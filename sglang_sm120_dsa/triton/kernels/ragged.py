@@ -15,10 +15,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from .decode import BYTES_SCALE
 from .decode import MODE_BYTES
 from .decode import MODE_FP4
-from .decode import fp4_operand
-from .decode import fp8_operand
+from .decode import decode_operand
+from .decode import load_query
 from .decode import store_logits
 
 _RUNTIME_INTS = ["stride_w", "seq_len", "seq_len_kv", "width", "clean", "compressed", "out_bf16"]  # stride_out: x16
@@ -76,27 +77,20 @@ def _dsa_mqa_logits_kernel(
     ok_n = row_n < seq_len
     qrow = row_n.to(tl.int64) * H + n % H
     dq = tl.arange(0, DQ)
-    q_raw = tl.load(q_ptr + qrow[:, None] * DQ + dq[None, :], mask=ok_n[:, None])  # no `other`: see paged.py
-    if MODE == MODE_FP4:
-        q = fp4_operand(q_raw, tl.load(q_sf_ptr + qrow, mask=ok_n, other=0), DQ)
-    else:
-        q = fp8_operand(q_raw, MODE, ASM)
+    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
     w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
 
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
         k_ok = (key >= 0) & (key < seq_len_kv)
         k_raw = tl.load(kv_ptr + key[:, None] * DQ + dq[None, :], mask=k_ok[:, None])
-        if MODE == MODE_FP4:
-            k = fp4_operand(k_raw, tl.load(kv_sf_ptr + key, mask=k_ok, other=0), DQ)
-        else:
-            k = fp8_operand(k_raw, MODE, ASM)
+        k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, DQ)
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
             kscale = tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0)
             if MODE == MODE_BYTES:
-                kscale = kscale * 65536.0  # the 256 * 256 the byte decoding leaves out
+                kscale = kscale * BYTES_SCALE
             logits = logits * kscale[:, None]
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
         valid = (key[None, :] >= lo[:, None]) & (key[None, :] < hi[:, None])
