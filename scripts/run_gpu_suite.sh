@@ -6,18 +6,7 @@
 # DeepGEMM on SM90) and records DeepGEMM's metadata golden vectors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-$PWD/out}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1 TRITON_DEFAULT_FP_FUSION=1
-if [ -f .devcarry/site.tar.xz ]; then
-  mkdir -p /tmp/site && tar -C /tmp/site -xJf .devcarry/site.tar.xz
-  export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
-else
-  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-fi
-python3 -m pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 || echo "editable install failed (see install.log); using PYTHONPATH"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
-python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
+source scripts/gpu_env.sh
 status=0
 python3 -m sglang_sm120_dsa 2>&1 | tee "$OUT/doctor.txt" || status=1
 python3 scripts/capture_deepgemm_golden.py --out "$OUT/deepgemm_sm90_metadata.json" 2>&1 | tail -3 || status=1
