@@ -109,6 +109,15 @@ def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr,
 
 
 @triton.jit
+def times_key_scale(logits, kscale, MODE: tl.constexpr):
+    """FP8 ``logits [T, R]`` times the per-token key scale ``[T]``, and the ``BYTES_SCALE`` the byte decoding left
+    out of the dot."""
+    if MODE == MODE_BYTES:
+        kscale = kscale * BYTES_SCALE
+    return logits * kscale[:, None]
+
+
+@triton.jit
 def store_logits(out_ptr, offsets, values, mask, out_bf16):
     """Store fp32 ``values`` at element ``offsets`` of a logits buffer passed as bytes: bf16 (rounded to nearest
     even) or fp32 by the runtime flag ``out_bf16``, so one compiled kernel serves both logits dtypes."""

@@ -23,12 +23,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .decode import BYTES_SCALE
-from .decode import MODE_BYTES
 from .decode import MODE_FP4
 from .decode import decode_operand
 from .decode import load_query
 from .decode import store_logits
+from .decode import times_key_scale
 
 # Runtime scalars must not be specialized (value 1, divisibility by 16): a warmed-up variant must serve every
 # batch, table width and context length, or a new compilation could start during CUDA-graph capture. Likewise the
@@ -110,9 +109,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             weighted = tl.maximum(scores, 0.0) * w[None, :]
             logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
             if MODE != MODE_FP4:
-                if MODE == MODE_BYTES:
-                    kscale = kscale * BYTES_SCALE
-                logits = logits * kscale[:, None]
+                logits = times_key_scale(logits, kscale, MODE)
             logits = tl.trans(logits)  # [ROWS, BLOCK_T]
             logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
             store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],

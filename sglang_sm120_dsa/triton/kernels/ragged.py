@@ -15,12 +15,11 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-from .decode import BYTES_SCALE
-from .decode import MODE_BYTES
 from .decode import MODE_FP4
 from .decode import decode_operand
 from .decode import load_query
 from .decode import store_logits
+from .decode import times_key_scale
 
 _RUNTIME_INTS = ["stride_w", "seq_len", "seq_len_kv", "width", "clean", "compressed", "out_bf16"]  # stride_out: x16
 _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "ks_ptr", "ke_ptr"]
@@ -88,10 +87,7 @@ def _dsa_mqa_logits_kernel(
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
-            kscale = tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0)
-            if MODE == MODE_BYTES:
-                kscale = kscale * BYTES_SCALE
-            logits = logits * kscale[:, None]
+            logits = times_key_scale(logits, tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0), MODE)
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
         valid = (key[None, :] >= lo[:, None]) & (key[None, :] < hi[:, None])
         col = key[None, :] - base[:, None]
