@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .dispatch import decide
 from .ops import fp8_fp4_mqa_logits
 from .ops import fp8_fp4_paged_mqa_logits
 from .ops import fp8_mqa_logits
@@ -27,4 +28,5 @@ __all__ = [
     "fp8_mqa_logits",
     "fp8_fp4_mqa_logits",
     "warmup",
+    "decide",
 ]

@@ -2,8 +2,10 @@
 
 Families (the values ``SGLANG_SM120_DSA_IMPL`` accepts): ``torch`` (the exact PyTorch reference), ``triton``,
 ``tilelang`` and ``deepgemm``. Only the families registered here exist in this build; the others are valid
-names that raise a clear error when forced. ``auto`` takes the first family in ``_AUTO_ORDER`` for the device
-type that is registered, can run on the device and implements the op.
+names that raise a clear error when forced. ``auto`` takes, per op, the first family of :func:`cuda_order` (by
+compute capability; ``_AUTO_ORDER`` for CPU tensors) that is registered, can run on the device and implements the
+op: SM80/86/89 Triton, SM90/SM100 DeepGEMM after a self-check, SM120/121 TileLang, Triton wherever the preferred
+family is missing (with a warning). GPUs older than SM80 are refused with the GPU's name.
 
 The paged ops share their metadata format, so a family implements all of ``PAGED_GROUP`` or none of it; with
 the same order for every op, metadata and logits always come from the same family.
@@ -25,8 +27,8 @@ import torch
 from . import envs
 from .errors import ImplementationError
 
-__all__ = ["OPS", "PAGED_GROUP", "RAGGED_GROUP", "Impl", "Choice", "register", "registered", "available", "resolve",
-           "explain", "describe_device"]
+__all__ = ["OPS", "PAGED_GROUP", "RAGGED_GROUP", "MIN_CAPABILITY", "Impl", "Choice", "Decision", "register",
+           "registered", "available", "decide", "resolve", "explain", "describe_device", "capability", "cuda_order"]
 
 logger = logging.getLogger("sglang_sm120_dsa")
 
@@ -34,8 +36,30 @@ PAGED_GROUP = ("get_paged_mqa_logits_metadata", "fp8_paged_mqa_logits", "fp8_fp4
 RAGGED_GROUP = ("fp8_mqa_logits", "fp8_fp4_mqa_logits")
 OPS = PAGED_GROUP + RAGGED_GROUP
 
-# Preference per device type; the reference is the last resort on GPUs.
-_AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("torch",), "cuda": ("triton", "torch")}
+# Families ``auto`` tries, in order, by device type; CUDA devices go by compute capability (see cuda_order).
+_AUTO_ORDER: dict[str, tuple[str, ...]] = {"cpu": ("torch",)}
+MIN_CAPABILITY = (8, 0)
+
+
+def cuda_order(capability: tuple[int, int]) -> tuple[tuple[str, ...], str]:
+    """The families ``auto`` tries on a GPU of this compute capability, best first, and why that order.
+
+    The PyTorch reference comes last everywhere: it only serves when no kernel family can (with a warning)."""
+    major, minor = capability
+    if major == 8 and minor != 9:
+        return ("triton", "torch"), "SM80/86/87: Triton kernels, e4m3 decoded from bytes (no FP8 tensor cores)"
+    if major == 8:
+        return ("triton", "torch"), "SM89: Triton kernels with FP8 tensor-core operands"
+    if major in (9, 10):
+        return ("deepgemm", "triton", "torch"), "SM90/SM100: DeepGEMM ships the indexer here"
+    if major == 12:
+        return ("tilelang", "triton", "torch"), "SM120/121: TileLang mma.sync kernels"
+    return ("triton", "torch"), f"sm_{major}{minor}: no specialised family; the portable Triton kernels"
+
+
+def capability(device: torch.device) -> tuple[int, int]:
+    """Compute capability of a CUDA device; the one place dispatch asks (tests simulate other GPUs here)."""
+    return tuple(torch.cuda.get_device_capability(device))
 
 
 @dataclass(frozen=True)
@@ -47,6 +71,8 @@ class Impl:
     device_types: tuple[str, ...]
     requires: tuple[str, ...] = ()  # modules that must be importable
     probe: Callable[[torch.device], str | None] | None = None  # further device checks, reason or None
+    owns_output: bool = False  # ops return their own logits tensor instead of filling the one given
+    install: str = ""  # how to get the required modules; default: this package's extra named after the first
 
     def unavailable(self, device: torch.device) -> str | None:
         """Why this family cannot run on ``device``, or None."""
@@ -54,7 +80,8 @@ class Impl:
             return f"runs on {' or '.join(self.device_types)} tensors, not {device.type}"
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            return f"{', '.join(missing)} not installed (pip install 'sglang-sm120-dsa[{missing[0]}]')"
+            install = self.install or f"pip install 'sglang-sm120-dsa[{missing[0]}]'"
+            return f"{', '.join(missing)} not installed ({install})"
         return self.probe(device) if self.probe else None
 
     def load(self) -> Mapping[str, Callable]:
@@ -67,6 +94,7 @@ class Choice:
     impl: str
     reason: str
     fn: Callable
+    owns_output: bool = False
 
 
 _REGISTRY: dict[str, Impl] = {}
@@ -81,7 +109,7 @@ def register(impl: Impl) -> None:
     if any(op in impl.ops for op in PAGED_GROUP) and not all(op in impl.ops for op in PAGED_GROUP):
         raise ValueError(f"{impl.name}: implements part of {PAGED_GROUP}; the paged metadata and logits go together")
     _REGISTRY[impl.name] = impl
-    _resolve.cache_clear()
+    _decide.cache_clear()
 
 
 def registered() -> tuple[str, ...]:
@@ -98,7 +126,8 @@ def describe_device(device: torch.device) -> str:
         return device.type
     index = device.index if device.index is not None else torch.cuda.current_device()
     props = torch.cuda.get_device_properties(index)
-    return f"cuda:{index} ({props.name}, sm_{props.major}{props.minor}, {props.multi_processor_count} SMs)"
+    major, minor = capability(torch.device("cuda", index))
+    return f"cuda:{index} ({props.name}, sm_{major}{minor}, {props.multi_processor_count} SMs)"
 
 
 def available(device: torch.device) -> tuple[str, ...]:
@@ -110,81 +139,123 @@ def _available(device: torch.device) -> str:
     return ", ".join(available(device)) or "none"
 
 
-def resolve(op: str, device: torch.device) -> Choice:
-    """The implementation of ``op`` for tensors on ``device``, honouring ``SGLANG_SM120_DSA_IMPL``."""
+@dataclass(frozen=True)
+class Decision:
+    """What serves each op on one device: a :class:`Choice`, or the error that op raises."""
+    device: torch.device
+    choices: Mapping[str, Choice | ImplementationError]
+
+    def summary(self) -> str:
+        """One line: the device, then each family with its ops and why."""
+        groups: dict[str, list[str]] = {}
+        for op, choice in self.choices.items():
+            key = f"{choice.impl} ({choice.reason})" if isinstance(choice, Choice) else f"error ({choice})"
+            groups.setdefault(key, []).append(op)
+        parts = [f"{', '.join(ops) if len(ops) < len(OPS) else 'all ops'} -> {key}" for key, ops in groups.items()]
+        return f"{describe_device(self.device)}: {'; '.join(parts)}"
+
+
+def _normalize(device: torch.device) -> torch.device:
     if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", torch.cuda.current_device())
-    return _resolve(op, device, envs.IMPL.get())
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def decide(device: torch.device | str) -> Decision:
+    """The implementation of every op on ``device``, honouring ``SGLANG_SM120_DSA_IMPL``. Decided once per
+    device (and setting), logged in one line. A family's probe may run kernels (DeepGEMM's self-check), so call
+    this before capturing CUDA graphs; the SGLang plugin does it when the attention backends are built."""
+    return _decide(_normalize(torch.device(device)), envs.IMPL.get())
+
+
+def resolve(op: str, device: torch.device) -> Choice:
+    """The implementation of ``op`` for tensors on ``device`` (see :func:`decide`)."""
+    if op not in OPS:
+        raise ValueError(f"unknown op {op!r}; ops: {OPS}")
+    choice = decide(device).choices[op]
+    if isinstance(choice, ImplementationError):
+        raise choice
+    return choice
 
 
 @functools.cache
-def _resolve(op: str, device: torch.device, requested: str) -> Choice:
-    if op not in OPS:
-        raise ValueError(f"unknown op {op!r}; ops: {OPS}")
+def _decide(device: torch.device, requested: str) -> Decision:
     if requested not in envs.IMPL.choices:
         raise ImplementationError(
             f"{envs.IMPL.name}={requested!r} is not valid: choose one of {', '.join(envs.IMPL.choices)} "
             f"(available for {describe_device(device)}: {_available(device)})")
     if requested != "auto":
-        return _forced(op, device, requested)
-
-    tried = []
-    for name in _AUTO_ORDER.get(device.type, ()):
-        impl = _REGISTRY.get(name)
-        why = "not in this build" if impl is None else impl.unavailable(device)
-        if why is None and op not in impl.ops:
-            why = f"does not implement {op}"
-        if why is not None:
-            tried.append(f"{name} ({why})")
-            continue
-        choice = Choice(op, name, _auto_reason(name, device, tried), impl.load()[op])
-        if device.type == "cuda" and name == "torch":
-            _warn_reference_on_gpu(device)
-        logger.info("%s on %s -> %s (%s)", op, describe_device(device), name, choice.reason)
-        return choice
-    raise ImplementationError(f"{op}: no implementation for {describe_device(device)}. "
-                              f"Tried: {'; '.join(tried) or 'nothing (unsupported device type)'}")
+        decision = Decision(device, {op: _forced(op, device, requested) for op in OPS})
+    else:
+        decision = _auto(device)
+    logger.info("%s", decision.summary())
+    return decision
 
 
-@functools.cache
-def _warn_reference_on_gpu(device: torch.device) -> None:
-    logger.warning("%s: no GPU kernel family is available; auto uses the slow PyTorch reference",
-                   describe_device(device))
+def _auto(device: torch.device) -> Decision:
+    if device.type == "cuda":
+        if capability(device) < MIN_CAPABILITY:
+            raise ImplementationError(f"{describe_device(device)} is not supported: sglang-sm120-dsa needs compute "
+                                      f"capability {MIN_CAPABILITY[0]}.{MIN_CAPABILITY[1]} (SM80, A100) or newer")
+        order, why = cuda_order(capability(device))
+    else:
+        order, why = _AUTO_ORDER.get(device.type, ()), ""
+    unavailable = {name: ("not in this build" if name not in _REGISTRY else _REGISTRY[name].unavailable(device))
+                   for name in order}
+    choices: dict[str, Choice | ImplementationError] = {}
+    for op in OPS:
+        tried = []
+        for name in order:
+            reason = unavailable[name] or (None if op in _REGISTRY[name].ops else f"does not implement {op}")
+            if reason is None:
+                impl = _REGISTRY[name]
+                choices[op] = Choice(op, name, _auto_reason(name, device, why, tried), impl.load()[op],
+                                     impl.owns_output)
+                break
+            tried.append(f"{name} ({reason})")
+        else:
+            choices[op] = ImplementationError(f"{op}: no implementation for {describe_device(device)}. "
+                                              f"Tried: {'; '.join(tried) or 'nothing (unsupported device type)'}")
+    chosen = {c.impl for c in choices.values() if isinstance(c, Choice)}
+    if device.type == "cuda" and order and order[0] not in chosen:
+        logger.warning("%s: %s is preferred here but unavailable (%s); using %s", describe_device(device), order[0],
+                       unavailable[order[0]], ", ".join(sorted(chosen)) or "nothing")
+    if device.type == "cuda" and "torch" in chosen:
+        logger.warning("%s: no GPU kernel family is available; auto uses the slow PyTorch reference",
+                       describe_device(device))
+    return Decision(device, choices)
 
 
-def _forced(op: str, device: torch.device, requested: str) -> Choice:
+def _forced(op: str, device: torch.device, requested: str) -> Choice | ImplementationError:
     impl = _REGISTRY.get(requested)
     prefix = f"{envs.IMPL.name}={requested}"
     if impl is None:
-        raise ImplementationError(f"{prefix}: the {requested} implementation is not part of this build of "
-                                  f"sglang-sm120-dsa. Available for {describe_device(device)}: {_available(device)}")
+        return ImplementationError(f"{prefix}: the {requested} implementation is not part of this build of "
+                                   f"sglang-sm120-dsa. Available for {describe_device(device)}: {_available(device)}")
     why = impl.unavailable(device)
     if why is None and op not in impl.ops:
         why = f"it does not implement {op}"
     if why is not None:
-        raise ImplementationError(f"{prefix}: cannot run {op} on {describe_device(device)}: {why}. "
-                                  f"Available there: {_available(device)}")
-    return Choice(op, requested, f"forced by {prefix}", impl.load()[op])
+        return ImplementationError(f"{prefix}: cannot run {op} on {describe_device(device)}: {why}. "
+                                   f"Available there: {_available(device)}")
+    return Choice(op, requested, f"forced by {prefix}", impl.load()[op], impl.owns_output)
 
 
-def _auto_reason(name: str, device: torch.device, tried: list[str]) -> str:
+def _auto_reason(name: str, device: torch.device, why: str, tried: list[str]) -> str:
     skipped = f"; skipped {', '.join(tried)}" if tried else ""
     if device.type == "cpu":
         return f"CPU tensors: the PyTorch reference is the only CPU implementation{skipped}"
     if name == "torch":
-        return f"no GPU kernel family in this build; falling back to the slow reference{skipped}"
-    return f"preferred family for {describe_device(device)}{skipped}"
+        return f"no GPU kernel family can run here; falling back to the slow reference{skipped}"
+    return f"{why}{skipped}"
 
 
 def explain(device: torch.device) -> list[tuple[str, Choice | Exception]]:
     """The decision for every op on ``device`` (or the error it raises), for the doctor."""
-    result: list[tuple[str, Choice | Exception]] = []
-    for op in OPS:
-        try:
-            result.append((op, resolve(op, device)))
-        except ImplementationError as e:
-            result.append((op, e))
-    return result
+    try:
+        return list(decide(device).choices.items())
+    except ImplementationError as e:
+        return [(op, e) for op in OPS]
 
 
 register(Impl("torch", "sglang_sm120_dsa.reference", "exact PyTorch reference (CPU and GPU; slow on GPU)", OPS,
@@ -194,9 +265,38 @@ register(Impl("torch", "sglang_sm120_dsa.reference", "exact PyTorch reference (C
 def _triton_probe(device: torch.device) -> str | None:
     if device.type == "cpu":
         return None if os.environ.get("TRITON_INTERPRET") == "1" else "runs on CPU tensors only with TRITON_INTERPRET=1"
-    major, minor = torch.cuda.get_device_capability(device)
+    major, minor = capability(device)
     return None if major >= 8 else f"needs SM80 or newer, this is sm_{major}{minor}"
 
 
 register(Impl("triton", "sglang_sm120_dsa.triton", "Triton kernels (any CUDA GPU from SM80 on)", OPS, ("cuda", "cpu"),
               requires=("triton",), probe=_triton_probe))
+
+
+def _deepgemm_probe(device: torch.device) -> str | None:
+    from . import deepgemm
+
+    why = deepgemm.unsupported_arch(capability(device)[0])
+    if why is not None:
+        return why
+    try:
+        deepgemm.originals()
+    except Exception as e:  # ImportError, or a _C.so built for another torch
+        return f"deep_gemm does not import: {type(e).__name__}: {e}"
+    if torch.cuda.is_current_stream_capturing():
+        raise ImplementationError(f"{describe_device(device)}: the implementation choice runs DeepGEMM's self-check, "
+                                  "which cannot run during CUDA-graph capture; call sglang_sm120_dsa.decide(device) "
+                                  "or warmup(device) before capturing")
+    return _deepgemm_checked(device)
+
+
+@functools.cache
+def _deepgemm_checked(device: torch.device) -> str | None:
+    from . import deepgemm
+
+    return deepgemm.self_check(device)
+
+
+register(Impl("deepgemm", "sglang_sm120_dsa.deepgemm", "DeepGEMM's own kernels (SM90, SM100/103)", OPS, ("cuda",),
+              requires=("deep_gemm",), probe=_deepgemm_probe, owns_output=True,
+              install="pip install sgl-deep-gemm, which SGLang installs"))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "SGLANG"]
 
 
 @dataclass(frozen=True)
@@ -40,4 +40,13 @@ TRITON_FP8 = EnvVar(
     "to fp16 in registers (SM80/86's path; forcing it on a newer GPU runs SM80's instructions there), `auto` by arch.",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8)
+SGLANG = EnvVar(
+    "SGLANG_SM120_DSA_SGLANG",
+    "off",
+    ("off", "on"),
+    "Set to `on` by the SGLang plugin while it resolves `--attention-backend dsa_fallback`; the scheduler processes "
+    "SGLang spawns inherit it and route SGLang's indexer calls to this package. Set it yourself only to route a "
+    "process whose arguments were resolved without the plugin.",
+)
+
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, SGLANG)

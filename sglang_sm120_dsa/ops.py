@@ -2,7 +2,8 @@
 
 Mirrors sgl-deep-gemm 0.2.3.post2 (the wheel SGLang 0.5.23 pins), so code holding ``deep_gemm`` can call this
 module instead. Each function validates its arguments (shapes, dtypes, strides, devices only: no host sync),
-asks :mod:`.dispatch` for the implementation family, allocates the output and lets the family fill it.
+asks :mod:`.dispatch` for the implementation family, allocates the output and lets the family fill it (the
+``deepgemm`` family returns DeepGEMM's own output, which has the same layout).
 
 Differences from DeepGEMM (all extensions; every input DeepGEMM accepts means the same here):
 
@@ -103,6 +104,8 @@ def _paged(fn: str, q, kv_cache, weights, context_lens, block_table, schedule_me
     call = check_paged(fn, q, kv_cache, weights, context_lens, block_table, schedule_meta, max_context_len,
                        clean_logits, logits_dtype, indices, allow_fp4)
     choice = dispatch.resolve(fn, call.q.device)
+    if choice.owns_output:
+        return choice.fn(call)
     stride = paged_logits_row_stride(call.width, call.logits_dtype)
     out = new_logits(call.rows, call.width, stride, call.logits_dtype, call.q.device)
     choice.fn(call, out)
@@ -157,6 +160,8 @@ def _ragged(fn: str, q, kv, weights, ks, ke, clean_logits, max_seqlen_k, logits_
             allow_fp4: bool) -> torch.Tensor:
     call = check_ragged(fn, q, kv, weights, ks, ke, clean_logits, max_seqlen_k, logits_dtype, schedule_meta, allow_fp4)
     choice = dispatch.resolve(fn, call.q.device)
+    if choice.owns_output:
+        return choice.fn(call)
     stride = ragged_logits_row_stride(call.seq_len_kv, call.max_seqlen_k, call.logits_dtype)
     out = new_logits(call.seq_len, call.width, stride, call.logits_dtype, call.q.device)
     choice.fn(call, out)

@@ -37,10 +37,10 @@ def test_doctor_fails_on_a_wrong_implementation(monkeypatch, capsys) -> None:
         out.mul_(1.001)
 
     monkeypatch.setitem(reference.OPS, "fp8_fp4_mqa_logits", off_by_a_bit)
-    dispatch._resolve.cache_clear()
+    dispatch._decide.cache_clear()
     try:
         assert doctor.main(["--no-bench", "--device", "cpu"]) == 1
     finally:
-        dispatch._resolve.cache_clear()
+        dispatch._decide.cache_clear()
     out = capsys.readouterr().out
     assert " FAIL " in out and "FAILED: sglang-sm120-dsa" in out

@@ -1,0 +1,3 @@
+from torchvision._stub import missing
+
+__getattr__ = missing(__name__)
