@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["IndexerArgumentError", "ImplementationError", "describe"]
+__all__ = ["IndexerArgumentError", "ImplementationError", "UnsupportedCall", "describe"]
 
 
 class IndexerArgumentError(ValueError):
@@ -22,6 +22,11 @@ class IndexerArgumentError(ValueError):
 class ImplementationError(RuntimeError):
     """No implementation can serve the call: a bad ``SGLANG_SM120_DSA_IMPL``, a missing package, a GPU the
     requested implementation does not support."""
+
+
+class UnsupportedCall(ImplementationError):
+    """A valid call outside the limits of the family that serves it (DeepGEMM's heads, next_n, MXFP4 on SM90);
+    the message names the limit and the family that takes the whole contract."""
 
 
 def dtype_name(dtype: torch.dtype) -> str:

@@ -24,7 +24,7 @@ from .._checks import RaggedCall
 from .._checks import check_metadata
 from .._checks import check_paged
 from .._checks import check_ragged
-from ..errors import ImplementationError
+from ..errors import UnsupportedCall
 from ..layout import paged_logits_row_stride
 from ..layout import ragged_logits_row_stride
 
@@ -66,8 +66,8 @@ def _sm90(device: torch.device) -> bool:
     return torch.cuda.get_device_capability(device)[0] == 9
 
 
-def _refuse(fn: str, what: str) -> ImplementationError:
-    return ImplementationError(f"{fn}: DeepGEMM on SM90 (the deepgemm family) does not support {what}; {_HINT}")
+def _refuse(fn: str, what: str) -> UnsupportedCall:
+    return UnsupportedCall(f"{fn}: DeepGEMM on SM90 (the deepgemm family) does not support {what}; {_HINT}")
 
 
 def _as_torch(x) -> torch.Tensor:
@@ -124,6 +124,10 @@ def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
             raise _refuse(fn, f"block_kv={call.block_kv} (only 64)")
         if call.indices is not None:
             raise _refuse(fn, "varlen indices")
+        workers = call.schedule_meta.shape[0] - 1
+        if workers != originals()["get_num_sms"]():
+            raise _refuse(fn, f"a schedule_meta made for {workers} workers (it schedules for deep_gemm.get_num_sms()"
+                          f" = {originals()['get_num_sms']()})")
     if not call.lens_2d and call.next_n > 1:
         raise _refuse(fn, "1-D context_lens with next_n > 1")
     lens = _lens_2d(call.context_lens)
