@@ -57,6 +57,12 @@ def cuda_order(capability: tuple[int, int]) -> tuple[tuple[str, ...], str]:
     return ("triton", "torch"), f"sm_{major}{minor}: no specialised family; the portable Triton kernels"
 
 
+def family_ops(metadata: Callable, paged: Callable, ragged: Callable) -> dict[str, Callable]:
+    """A family's ``OPS`` table: one function per op group (the FP8 and FP8/FP4 entry points share a call type)."""
+    return {"get_paged_mqa_logits_metadata": metadata, "fp8_paged_mqa_logits": paged,
+            "fp8_fp4_paged_mqa_logits": paged, "fp8_mqa_logits": ragged, "fp8_fp4_mqa_logits": ragged}
+
+
 def capability(device: torch.device) -> tuple[int, int]:
     """Compute capability of a CUDA device; the one place dispatch asks (tests simulate other GPUs here)."""
     return tuple(torch.cuda.get_device_capability(device))

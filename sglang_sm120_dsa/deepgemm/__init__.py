@@ -24,6 +24,7 @@ from .._checks import RaggedCall
 from .._checks import check_metadata
 from .._checks import check_paged
 from .._checks import check_ragged
+from ..dispatch import family_ops
 from ..errors import UnsupportedCall
 from ..layout import paged_logits_row_stride
 from ..layout import ragged_logits_row_stride
@@ -105,6 +106,24 @@ def _check_metadata(fn: str, call: MetadataCall, device: torch.device) -> None:
         raise _refuse(fn, "1-D context_lens with next_n > 1")
 
 
+def _check_sm90(fn: str, call: PagedCall | RaggedCall) -> None:
+    """Refuse, by shapes only, what DeepGEMM's SM90 kernels do not take (or would not name clearly)."""
+    if not _sm90(call.q.device):
+        return
+    limits = [(call.is_fp4, "MXFP4 operands"),
+              (call.num_heads not in _SM90_HEADS, f"{call.num_heads} heads (only {_SM90_HEADS})")]
+    if isinstance(call, PagedCall):
+        workers, theirs = call.schedule_meta.shape[0] - 1, originals()["get_num_sms"]()
+        limits += [(call.next_n > _SM90_MAX_NEXT_N, f"next_n={call.next_n} (at most {_SM90_MAX_NEXT_N})"),
+                   (call.block_kv != 64, f"block_kv={call.block_kv} (only 64)"),
+                   (call.indices is not None, "varlen indices"),
+                   (workers != theirs, f"a schedule_meta made for {workers} workers (it schedules for "
+                                       f"deep_gemm.get_num_sms() = {theirs})")]
+    for broken, what in limits:
+        if broken:
+            raise _refuse(fn, what)
+
+
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     _check_metadata("get_paged_mqa_logits_metadata", call, call.context_lens.device)
     return _as_torch(originals()["get_paged_mqa_logits_metadata"](_lens_2d(call.context_lens), call.block_kv,
@@ -113,21 +132,7 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
 
 def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
     fn = "fp8_fp4_paged_mqa_logits" if call.is_fp4 or call.logits_dtype != torch.float32 else "fp8_paged_mqa_logits"
-    if _sm90(call.q.device):
-        if call.is_fp4:
-            raise _refuse(fn, "MXFP4 operands")
-        if call.num_heads not in _SM90_HEADS:
-            raise _refuse(fn, f"{call.num_heads} heads (only {_SM90_HEADS})")
-        if call.next_n > _SM90_MAX_NEXT_N:
-            raise _refuse(fn, f"next_n={call.next_n} (at most {_SM90_MAX_NEXT_N})")
-        if call.block_kv != 64:
-            raise _refuse(fn, f"block_kv={call.block_kv} (only 64)")
-        if call.indices is not None:
-            raise _refuse(fn, "varlen indices")
-        workers = call.schedule_meta.shape[0] - 1
-        if workers != originals()["get_num_sms"]():
-            raise _refuse(fn, f"a schedule_meta made for {workers} workers (it schedules for deep_gemm.get_num_sms()"
-                          f" = {originals()['get_num_sms']()})")
+    _check_sm90(fn, call)
     if not call.lens_2d and call.next_n > 1:
         raise _refuse(fn, "1-D context_lens with next_n > 1")
     lens = _lens_2d(call.context_lens)
@@ -142,11 +147,7 @@ def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
 
 def mqa_logits(call: RaggedCall) -> torch.Tensor:
     fn = "fp8_fp4_mqa_logits" if call.is_fp4 or call.logits_dtype != torch.float32 else "fp8_mqa_logits"
-    if _sm90(call.q.device):
-        if call.is_fp4:
-            raise _refuse(fn, "MXFP4 operands")
-        if call.num_heads not in _SM90_HEADS:
-            raise _refuse(fn, f"{call.num_heads} heads (only {_SM90_HEADS})")
+    _check_sm90(fn, call)
     args = (call.weights.contiguous(), call.ks, call.ke, False, call.max_seqlen_k)
     if fn == "fp8_mqa_logits":
         out = originals()[fn](call.q, (call.kv, call.kv_sf), *args)
@@ -161,13 +162,7 @@ def mqa_logits(call: RaggedCall) -> torch.Tensor:
     return _mask_outside(out, call.ks, call.ke)
 
 
-OPS = {
-    "get_paged_mqa_logits_metadata": get_paged_mqa_logits_metadata,
-    "fp8_paged_mqa_logits": paged_mqa_logits,
-    "fp8_fp4_paged_mqa_logits": paged_mqa_logits,
-    "fp8_mqa_logits": mqa_logits,
-    "fp8_fp4_mqa_logits": mqa_logits,
-}
+OPS = family_ops(get_paged_mqa_logits_metadata, paged_mqa_logits, mqa_logits)
 
 
 def self_check(device: torch.device) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from .._checks import MetadataCall
+from ..dispatch import family_ops
 from . import metadata
 from . import mqa_logits
 from . import paged_mqa_logits
@@ -24,10 +25,4 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     return metadata.schedule_paged_tasks(call, split_kv=SPLIT_KV, atom=ATOM)
 
 
-OPS = {
-    "get_paged_mqa_logits_metadata": get_paged_mqa_logits_metadata,
-    "fp8_paged_mqa_logits": paged_mqa_logits.paged_mqa_logits,
-    "fp8_fp4_paged_mqa_logits": paged_mqa_logits.paged_mqa_logits,
-    "fp8_mqa_logits": mqa_logits.mqa_logits,
-    "fp8_fp4_mqa_logits": mqa_logits.mqa_logits,
-}
+OPS = family_ops(get_paged_mqa_logits_metadata, paged_mqa_logits.paged_mqa_logits, mqa_logits.mqa_logits)

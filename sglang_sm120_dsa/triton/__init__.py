@@ -15,6 +15,7 @@ if os.environ.get("TRITON_INTERPRET") == "1":
 
     patch_bf16_dot()
 
+from ..dispatch import family_ops  # noqa: E402
 from .launch import get_paged_mqa_logits_metadata  # noqa: E402
 from .launch import mqa_logits  # noqa: E402
 from .launch import paged_mqa_logits  # noqa: E402
@@ -22,10 +23,4 @@ from .warmup import warmup  # noqa: E402
 
 __all__ = ["OPS", "warmup"]
 
-OPS = {
-    "get_paged_mqa_logits_metadata": get_paged_mqa_logits_metadata,
-    "fp8_paged_mqa_logits": paged_mqa_logits,
-    "fp8_fp4_paged_mqa_logits": paged_mqa_logits,
-    "fp8_mqa_logits": mqa_logits,
-    "fp8_fp4_mqa_logits": mqa_logits,
-}
+OPS = family_ops(get_paged_mqa_logits_metadata, paged_mqa_logits, mqa_logits)
