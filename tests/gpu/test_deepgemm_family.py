@@ -134,3 +134,28 @@ def test_one_dimensional_lens_become_a_view(deep_gemm, auto) -> None:
                                     case.max_context_len, True)
     invalid = torch.arange(case.max_context_len, device="cuda")[None, :] >= case.context_lens[:, None]
     assert torch.equal(ours == NEG_INF, invalid)
+
+
+@pytest.mark.parametrize("impl", ["auto", "triton"])
+def test_plugin_backend_hook_decides_and_warms_up(deep_gemm, monkeypatch, caplog, impl) -> None:
+    """What the plugin runs after SGLang builds the attention backends (before graph capture), with a stand-in for
+    SGLang's model runner: one decision line, then every variant for the model's indexer heads compiled."""
+    import logging
+    import types
+
+    from sglang_sm120_dsa.sglang import routing
+
+    monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", impl)
+    dispatch._decide.cache_clear()
+    monkeypatch.setattr(routing, "_warmed", set())
+    hf_config = types.SimpleNamespace(index_n_heads=64)
+    runner = types.SimpleNamespace(model_config=types.SimpleNamespace(hf_config=hf_config))
+    with caplog.at_level(logging.INFO, logger="sglang_sm120_dsa"):
+        routing._after_backends_built(None, runner)
+        routing._after_backends_built(None, runner)  # a draft runner: nothing again
+    lines = [r.getMessage() for r in caplog.records if r.name == "sglang_sm120_dsa.sglang"]
+    family = "deepgemm" if impl == "auto" else "triton"
+    assert sum(f"all ops -> {family}" in line for line in lines) == 1, lines
+    ready = [line for line in lines if "kernel variants ready for 64 heads" in line]
+    assert len(ready) == 1 and (ready[0].startswith("sglang-sm120-dsa: 0 ") == (family == "deepgemm")), ready
+    dispatch._decide.cache_clear()
