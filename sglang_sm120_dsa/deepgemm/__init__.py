@@ -24,6 +24,7 @@ from .._checks import RaggedCall
 from .._checks import check_metadata
 from .._checks import check_paged
 from .._checks import check_ragged
+from ..dispatch import capability
 from ..dispatch import family_ops
 from ..errors import UnsupportedCall
 from ..layout import paged_logits_row_stride
@@ -63,10 +64,6 @@ def unsupported_arch(major: int) -> str | None:
     return "DeepGEMM has no indexer kernels for this GPU (SM90 and SM100/103 only)"
 
 
-def _sm90(device: torch.device) -> bool:
-    return torch.cuda.get_device_capability(device)[0] == 9
-
-
 def _refuse(fn: str, what: str) -> UnsupportedCall:
     return UnsupportedCall(f"{fn}: DeepGEMM on SM90 (the deepgemm family) does not support {what}; {_HINT}")
 
@@ -95,46 +92,37 @@ def _lens_2d(lens: torch.Tensor) -> torch.Tensor:
     return lens if lens.dim() == 2 else lens.view(-1, 1)
 
 
-def _check_metadata(fn: str, call: MetadataCall, device: torch.device) -> None:
-    if not _sm90(device):
-        return
-    if call.block_kv != 64:
-        raise _refuse(fn, f"block_kv={call.block_kv} (only 64)")
-    if call.indices is not None:
-        raise _refuse(fn, "varlen indices")
-    if not call.lens_2d and call.next_n > 1:
-        raise _refuse(fn, "1-D context_lens with next_n > 1")
-
-
-def _check_sm90(fn: str, call: PagedCall | RaggedCall) -> None:
-    """Refuse, by shapes only, what DeepGEMM's SM90 kernels do not take (or would not name clearly)."""
-    if not _sm90(call.q.device):
-        return
-    limits = [(call.is_fp4, "MXFP4 operands"),
-              (call.num_heads not in _SM90_HEADS, f"{call.num_heads} heads (only {_SM90_HEADS})")]
-    if isinstance(call, PagedCall):
-        workers, theirs = call.schedule_meta.shape[0] - 1, originals()["get_num_sms"]()
-        limits += [(call.next_n > _SM90_MAX_NEXT_N, f"next_n={call.next_n} (at most {_SM90_MAX_NEXT_N})"),
-                   (call.block_kv != 64, f"block_kv={call.block_kv} (only 64)"),
-                   (call.indices is not None, "varlen indices"),
-                   (workers != theirs, f"a schedule_meta made for {workers} workers (it schedules for "
-                                       f"deep_gemm.get_num_sms() = {theirs})")]
+def _check(fn: str, call: MetadataCall | PagedCall | RaggedCall) -> None:
+    """Refuse, by shapes only, what DeepGEMM does not take (or, on SM90, would not name clearly)."""
+    paged = not isinstance(call, RaggedCall)
+    limits = [(paged and not call.lens_2d and call.next_n > 1, "1-D context_lens with next_n > 1")]
+    device = call.context_lens.device if isinstance(call, MetadataCall) else call.q.device
+    if capability(device)[0] == 9:
+        if not isinstance(call, MetadataCall):
+            limits += [(call.is_fp4, "MXFP4 operands"),
+                       (call.num_heads not in _SM90_HEADS, f"{call.num_heads} heads (only {_SM90_HEADS})")]
+        if paged:
+            limits += [(call.block_kv != 64, f"block_kv={call.block_kv} (only 64)"),
+                       (call.indices is not None, "varlen indices")]
+        if isinstance(call, PagedCall):
+            workers, theirs = call.schedule_meta.shape[0] - 1, originals()["get_num_sms"]()
+            limits += [(call.next_n > _SM90_MAX_NEXT_N, f"next_n={call.next_n} (at most {_SM90_MAX_NEXT_N})"),
+                       (workers != theirs, f"a schedule_meta made for {workers} workers (it schedules for "
+                                           f"deep_gemm.get_num_sms() = {theirs})")]
     for broken, what in limits:
         if broken:
             raise _refuse(fn, what)
 
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
-    _check_metadata("get_paged_mqa_logits_metadata", call, call.context_lens.device)
+    _check("get_paged_mqa_logits_metadata", call)
     return _as_torch(originals()["get_paged_mqa_logits_metadata"](_lens_2d(call.context_lens), call.block_kv,
                                                                    call.num_sms))
 
 
 def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
     fn = "fp8_fp4_paged_mqa_logits" if call.is_fp4 or call.logits_dtype != torch.float32 else "fp8_paged_mqa_logits"
-    _check_sm90(fn, call)
-    if not call.lens_2d and call.next_n > 1:
-        raise _refuse(fn, "1-D context_lens with next_n > 1")
+    _check(fn, call)
     lens = _lens_2d(call.context_lens)
     args = (call.kv_cache, call.weights.contiguous(), lens, call.block_table, call.schedule_meta, call.width, False)
     if fn == "fp8_paged_mqa_logits":
@@ -147,7 +135,7 @@ def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
 
 def mqa_logits(call: RaggedCall) -> torch.Tensor:
     fn = "fp8_fp4_mqa_logits" if call.is_fp4 or call.logits_dtype != torch.float32 else "fp8_mqa_logits"
-    _check_sm90(fn, call)
+    _check(fn, call)
     args = (call.weights.contiguous(), call.ks, call.ke, False, call.max_seqlen_k)
     if fn == "fp8_mqa_logits":
         out = originals()[fn](call.q, (call.kv, call.kv_sf), *args)

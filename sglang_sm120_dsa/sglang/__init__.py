@@ -24,18 +24,12 @@ BACKEND = "dsa_fallback"
 SUPPORTED_SGLANG = "0.5.23"
 __doc__ = __doc__.replace("|version|", SUPPORTED_SGLANG)
 
-_registered = False
-
-
 def sglang_version() -> str:
     return importlib.metadata.version("sglang")
 
 
 def register() -> None:
-    """Entry point: cheap (no GPU, no kernel import), idempotent, and never raises into SGLang."""
-    global _registered
-    if _registered:
-        return
+    """Entry point: cheap (no GPU, no kernel import), idempotent (every step is), and never raises into SGLang."""
     try:
         version = sglang_version()
         _add_choice()
@@ -51,7 +45,6 @@ def register() -> None:
                 from . import routing
 
                 routing.activate()
-        _registered = True
     except Exception:  # SGLang would only log it; say what it means
         logger.exception("sglang-sm120-dsa: the %s plugin failed to register; --attention-backend %s will not work",
                          BACKEND, BACKEND)

@@ -10,7 +10,11 @@ from __future__ import annotations
 import logging
 import os
 
+import torch
+
 from .. import envs
+from ..dispatch import MIN_CAPABILITY
+from ..dispatch import capability as device_capability
 from . import BACKEND
 from . import SUPPORTED_SGLANG
 
@@ -65,12 +69,6 @@ def _requested(server_args) -> bool:
     return BACKEND in (raw.get(field) for field in _BACKEND_FIELDS)
 
 
-def _capability() -> tuple[int, int]:
-    import torch
-
-    return tuple(torch.cuda.get_device_capability())
-
-
 def _set_env(overrides: dict[str, bool]) -> None:
     from sglang.srt.environ import envs as sglang_envs
 
@@ -89,15 +87,13 @@ def _resolve(server_args, previous) -> None:
     from sglang.srt.arg_groups.overrides import model_config_of
     from sglang.srt.arg_groups.overrides import resolution_result
 
-    from ..dispatch import MIN_CAPABILITY
-
     hf_config = model_config_of(server_args).hf_config
     arch = (getattr(hf_config, "architectures", None) or ["?"])[0]
     kind = model_kind(hf_config)
     if kind is None:
         raise ValueError(f"--attention-backend {BACKEND} serves {MODELS}; {arch} is not one. "
                          "Choose another attention backend for this model.")
-    capability = _capability()
+    capability = device_capability(torch.device("cuda"))
     if capability < MIN_CAPABILITY:
         raise ValueError(f"--attention-backend {BACKEND}: sm_{capability[0]}{capability[1]} is not supported; "
                          f"sglang-sm120-dsa needs SM80 (A100) or newer")
@@ -105,6 +101,7 @@ def _resolve(server_args, previous) -> None:
     previous(server_args)
 
     declared = {field: kind for field in _BACKEND_FIELDS if server_args._raw_input.get(field) == BACKEND}
+    sparse = None
     if kind == "dsa":
         kv = resolution_result(server_args, "kv_cache_dtype")
         sparse = sparse_backends(capability, arch == "GlmMoeDsaForCausalLM", kv,
@@ -115,8 +112,8 @@ def _resolve(server_args, previous) -> None:
         logger.warning("sglang-sm120-dsa: SGLang %s has no DeepSeek-V4 sparse-attention kernels below SM90; "
                        "%s serves V4's indexer, the attention itself may not run here", SUPPORTED_SGLANG, BACKEND)
     declare_resolution(server_args, _SOURCE, **declared)
-    if kind == "dsa":
-        _check_sparse(server_args, resolution_result(server_args, "kv_cache_dtype"))
+    if sparse is not None:  # SGLang validated its own pair inside previous(); ours is validated here
+        _check_sparse(server_args, kv)
     os.environ[envs.SGLANG.name] = "on"  # the scheduler processes spawned next inherit it
     from . import routing
 

@@ -26,6 +26,7 @@ import torch
 from .. import dispatch
 from .. import ops
 from ..deepgemm import ROUTED_MARK
+from .act_quant import act_quant
 
 __all__ = ["activate", "active", "DEEP_GEMM_OPS", "RESOLVERS", "JIT_METADATA", "ACT_QUANT", "BACKENDS_BUILT"]
 
@@ -124,8 +125,6 @@ def _needs_torch_act_quant(device: torch.device) -> bool:
 
 def _act_quant(original: Callable, x: torch.Tensor, *args, **kwargs):
     if _needs_torch_act_quant(x.device):
-        from .act_quant import act_quant
-
         return act_quant(x, *args, **kwargs)
     return original(x, *args, **kwargs)
 

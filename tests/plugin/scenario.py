@@ -216,8 +216,7 @@ def main() -> None:
             import sglang_sm120_dsa.sglang as plugin
 
             before = (len(_HOOKS["handle_model_specific_adjustments"]), ATTENTION_BACKEND_CHOICES.count("dsa_fallback"))
-            plugin._registered = False  # as if SGLang ran the entry point again in this process
-            plugin.register()
+            plugin.register()  # as if SGLang ran the entry point again in this process
             plugin.register()
             after = (len(_HOOKS["handle_model_specific_adjustments"]), ATTENTION_BACKEND_CHOICES.count("dsa_fallback"))
             REPORT["twice"] = {"before": before, "after": after}
