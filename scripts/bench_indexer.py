@@ -4,9 +4,10 @@
 Paged (decode) logits for B x context in {1x8K, 1x64K, 8x32K, 32x8K, 32x32K, 64x64K, 128x16K, 256x8K}, next_n 1
 and 2, H=64, D=128, 64-token pages (the DeepSeek-V3.2 indexer), then the metadata, then ragged (prefill) logits
 for S x SKV in {2048x8192, 4096x32768, 8192x65536}. Providers: deepgemm (sgl-deep-gemm's SM90 kernels), triton
-(native FP8), triton-bytes (the SM80/86 path, forced), torch (the reference; small cases only). Times are medians
-with a cold L2 (testing/bench.py). Each provider's logits are checked against the first provider's on the valid
-columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
+(native FP8), triton-bytes (the SM80/86 path, forced), tilelang-sm120 (the TileLang family in SM120 instruction
+mode: SM120's mma.sync program compiled for sm_90a without wgmma), torch (the reference; small cases only).
+Times are medians with a cold L2 (testing/bench.py). Each provider's logits are checked against the first
+provider's on the valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ from sglang_sm120_dsa.testing.bench import copy_bandwidth
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
-FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"), "torch": ("torch", "auto")}
+FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"), "tilelang-sm120": ("tilelang", "sm120"),
+          "torch": ("torch", "auto")}
 
 
 def use(provider: str) -> None:
     impl, mode = FAMILY[provider]
     os.environ["SGLANG_SM120_DSA_IMPL"] = impl
-    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = mode
+    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = mode if impl == "triton" else "auto"
+    os.environ["SGLANG_SM120_DSA_TILELANG_MODE"] = mode if impl == "tilelang" else "auto"
 
 
 def paged_fns(provider, case, deep_gemm):
@@ -61,7 +64,7 @@ def ragged_fn(provider, case, deep_gemm):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes")
+    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes,tilelang-sm120")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
     parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
     args = parser.parse_args()
@@ -81,6 +84,8 @@ def main() -> int:
     versions = f"torch {torch.__version__}, triton {importlib.metadata.version('triton')}"
     if deep_gemm is not None:
         versions += f", sgl-deep-gemm {importlib.metadata.version('sgl-deep-gemm')}"
+    if any(p.startswith("tilelang") for p in providers):
+        versions += f", tilelang {importlib.metadata.version('tilelang')}"
     print(f"{gpu}, {torch.cuda.get_device_properties(0).multi_processor_count} SMs, {versions}, "
           f"{datetime.date.today()}; copy bandwidth {bw / 1e12:.2f} TB/s (read + write)")
     rows, failed = [], False

@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 source scripts/gpu_env.sh
 status=0
 python3 -m sglang_sm120_dsa 2>&1 | tee "$OUT/doctor.txt" || status=1
+# TileLang compiles on first use: compile every variant the tests use in parallel first (TileLang's disk cache).
+if python3 -c "import tilelang" 2>/dev/null; then
+  SGLANG_SM120_DSA_IMPL=tilelang SGLANG_SM120_DSA_TILELANG_MODE=sm120 python3 -c "import sglang_sm120_dsa as d; d.warmup()" \
+    2>&1 | grep -E "^compiled .*0/|^\[[0-9]+/[0-9]+\]" | tail -3 || status=1
+fi
 python3 scripts/capture_deepgemm_golden.py --out "$OUT/deepgemm_sm90_metadata.json" 2>&1 | tail -3 || status=1
 # Separate processes: tests/cpu runs the Triton kernels under TRITON_INTERPRET=1, set for its whole process.
 python3 -m pytest tests/gpu -q -rs -o junit_family=legacy --durations=10 --junitxml="$OUT/junit_gpu.xml" "$@" 2>&1 \

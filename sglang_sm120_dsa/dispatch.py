@@ -306,3 +306,28 @@ def _deepgemm_checked(device: torch.device) -> str | None:
 register(Impl("deepgemm", "sglang_sm120_dsa.deepgemm", "DeepGEMM's own kernels (SM90, SM100/103)", OPS, ("cuda",),
               requires=("deep_gemm",), probe=_deepgemm_probe, owns_output=True,
               install="pip install sgl-deep-gemm, which SGLang installs"))
+
+
+def _tilelang_probe(device: torch.device) -> str | None:
+    from .tilelang import config
+
+    major, minor = capability(device)
+    why = config.unsupported(major * 10 + minor)
+    if why is not None:
+        return why
+    if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+        raise ImplementationError(f"{describe_device(device)}: the implementation choice compiles and runs TileLang's "
+                                  "self-check, which cannot happen during CUDA-graph capture; call "
+                                  "sglang_sm120_dsa.decide(device) or warmup(device) before capturing")
+    return _tilelang_checked(device, config.mode())
+
+
+@functools.cache
+def _tilelang_checked(device: torch.device, mode: str) -> str | None:
+    from . import tilelang
+
+    return tilelang.self_check(device)
+
+
+register(Impl("tilelang", "sglang_sm120_dsa.tilelang", "TileLang kernels on SM120's mma.sync path (SM120/121, SM89; "
+              "SM90 in SM120 mode)", OPS, ("cuda",), requires=("tilelang",), probe=_tilelang_probe))

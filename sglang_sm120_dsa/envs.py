@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "SGLANG"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TILELANG_MODE", "SGLANG"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,15 @@ TRITON_FP8 = EnvVar(
     "to fp16 in registers (SM80/86's path; forcing it on a newer GPU runs SM80's instructions there), `auto` by arch.",
 )
 
+TILELANG_MODE = EnvVar(
+    "SGLANG_SM120_DSA_TILELANG_MODE",
+    "auto",
+    ("auto", "sm120"),
+    "Instruction set of the TileLang kernels: `sm120` compiles SM120's path (`mma.sync`, `cp.async`; no wgmma, TMA "
+    "or warp specialization) on any GPU from SM89 on, so it runs and is measured on Hopper; `auto` compiles for the "
+    "device as TileLang sees fit (on SM120/121 both are the same).",
+)
+
 SGLANG = EnvVar(
     "SGLANG_SM120_DSA_SGLANG",
     "off",
@@ -49,4 +58,4 @@ SGLANG = EnvVar(
     "process whose arguments were resolved without the plugin.",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, SGLANG)
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TILELANG_MODE, SGLANG)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
 import pytest
@@ -45,10 +46,19 @@ def test_invalid_value_lists_the_choices(impl_env) -> None:
         dispatch.resolve("fp8_paged_mqa_logits", CPU)
 
 
-def test_family_not_in_this_build(impl_env) -> None:
+def test_family_not_in_this_build(impl_env, monkeypatch) -> None:
+    monkeypatch.delitem(dispatch._REGISTRY, "tilelang")
+    monkeypatch.setattr(dispatch, "_decide", functools.cache(dispatch._decide.__wrapped__))
     impl_env("tilelang")
     with pytest.raises(ImplementationError, match=r"SGLANG_SM120_DSA_IMPL=tilelang: the tilelang implementation "
                        r"is not part of this build of sglang-sm120-dsa. Available for cpu: torch, triton"):
+        dispatch.resolve("fp8_mqa_logits", CPU)
+
+
+def test_tilelang_is_gpu_only(impl_env) -> None:
+    impl_env("tilelang")
+    with pytest.raises(ImplementationError, match=r"SGLANG_SM120_DSA_IMPL=tilelang: cannot run fp8_mqa_logits on cpu: "
+                       r"runs on cuda tensors, not cpu. Available there: torch, triton"):
         dispatch.resolve("fp8_mqa_logits", CPU)
 
 
@@ -65,7 +75,7 @@ def test_forced_family_reaches_the_public_api(impl_env) -> None:
     if unsupported_reason():
         pytest.skip(unsupported_reason())
     impl_env("tilelang")
-    with pytest.raises(ImplementationError, match="not part of this build"):
+    with pytest.raises(ImplementationError, match="runs on cuda tensors, not cpu"):
         dsa.get_paged_mqa_logits_metadata(torch.ones(3, dtype=torch.int32), 64, 4)
     for family in ("torch", "triton"):
         impl_env(family)
@@ -86,7 +96,7 @@ def test_registry_rejects_bad_families() -> None:
         dispatch.register(dispatch.Impl("triton", "x", "", ("fp8_paged_mqa_logits",), ("cuda",)))
     with pytest.raises(ValueError, match="unknown ops"):
         dispatch.register(dispatch.Impl("triton", "x", "", ("fp8_gemm",), ("cuda",)))
-    assert dispatch.registered() == ("torch", "triton", "deepgemm")
+    assert dispatch.registered() == ("torch", "triton", "deepgemm", "tilelang")
 
 
 def test_unavailable_family_is_explained(monkeypatch, impl_env) -> None:
@@ -212,13 +222,28 @@ def test_hopper_falls_back_to_triton_with_a_warning(simulate_gpu, caplog, deepge
 
 
 @pytest.mark.parametrize("cap", [(12, 0), (12, 1)])
-def test_sm120_without_tilelang_falls_back_to_triton_with_a_warning(simulate_gpu, cap, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="sglang_sm120_dsa"):
-        decision = simulate_gpu(cap)
-    assert families(decision) == {"triton"}
-    assert "skipped tilelang (not in this build)" in decision.choices["fp8_paged_mqa_logits"].reason
-    assert any("tilelang is preferred here but unavailable (not in this build); using triton" in r.message
-               for r in caplog.records)
+def test_sm120_without_tilelang_falls_back_to_triton_with_a_warning(simulate_gpu, cap, caplog,
+                                                                  monkeypatch) -> None:
+    """TileLang missing, or present but failing its self-check (here: no GPU to run it on)."""
+    for missing in (True, False):
+        if missing:
+            real = dispatch.importlib.util.find_spec
+            monkeypatch.setattr(dispatch.importlib.util, "find_spec",
+                                lambda m, real=real: None if m == "tilelang" else real(m))
+            reason = "tilelang not installed"
+        else:
+            monkeypatch.undo()
+            dispatch._tilelang_checked.cache_clear()
+            if dispatch.importlib.util.find_spec("tilelang") is None:
+                continue
+            reason = "the self-check failed"
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="sglang_sm120_dsa"):
+            decision = simulate_gpu(cap)
+        assert families(decision) == {"triton"}
+        assert f"skipped tilelang ({reason}" in decision.choices["fp8_paged_mqa_logits"].reason
+        assert any("tilelang is preferred here but unavailable" in r.message and reason in r.message
+                   and r.message.endswith("using triton") for r in caplog.records)
 
 
 def test_unknown_newer_arch_uses_triton(simulate_gpu) -> None:

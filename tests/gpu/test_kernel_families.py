@@ -1,4 +1,6 @@
-"""The Triton family on a GPU, both FP8 paths (native, and the SM80 byte path forced) and MXFP4.
+"""The kernel families on a GPU, one parameter per instruction path: Triton's two FP8 paths (native, and the
+SM80 byte path forced), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without wgmma);
+MXFP4 on every path that has it.
 
 Against the PyTorch reference on the whole contract, against DeepGEMM (SM90) on its own grid, for determinism,
 CUDA-graph capture, independence from the SM count, 64-bit addressing and top-k agreement. Thresholds: calc_diff
@@ -8,6 +10,7 @@ exact -inf masks, bitwise-equal reruns.
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 
@@ -21,7 +24,9 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 
 NEG_INF = float("-inf")
-MODES = ["native", "bytes"]
+# "family-mode": Triton's FP8 operand paths and TileLang's SM120 instruction set (when tilelang is installed)
+PATHS = ["triton-native", "triton-bytes"] + (["tilelang-sm120"] if importlib.util.find_spec("tilelang") else [])
+FP4_PATHS = [p for p in PATHS if p != "triton-bytes"]  # the byte path is FP8 only
 
 if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") == "1":  # tests/cpu's conftest sets it
     pytest.skip("TRITON_INTERPRET=1 in this process: run tests/gpu in a pytest process of its own "
@@ -43,8 +48,12 @@ def paged(case, meta, clean, dtype, width=None):
                                         case.indices)
 
 
-def run_paged(family, case, mode, *, clean=True, dtype=torch.float32, num_sms=None):
-    family("triton", mode)
+def use(family, path: str) -> None:
+    family(*path.split("-"))
+
+
+def run_paged(family, case, path, *, clean=True, dtype=torch.float32, num_sms=None):
+    use(family, path)
     meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, case.kv_bf16.shape[1],
                                              num_sms or dsa.get_num_sms(), case.indices)
     return paged(case, meta, clean, dtype)
@@ -62,8 +71,8 @@ PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen
     (64, 128, 32, 2, False, True, False), (16, 64, 64, 1, True, True, True), (128, 64, 128, 4, True, True, False)]
 
 
-@pytest.mark.parametrize("mode,heads,head_dim,block_kv,next_n,lens_2d,fp4,varlen",  # MXFP4 has one path
-                         [(m, *case) for case in PAGED_GRID for m in MODES if m == "native" or not case[5]])
+@pytest.mark.parametrize("mode,heads,head_dim,block_kv,next_n,lens_2d,fp4,varlen",
+                         [(m, *case) for case in PAGED_GRID for m in PATHS if m in FP4_PATHS or not case[5]])
 def test_paged_against_reference(family, record_property, mode, heads, head_dim, block_kv, next_n, lens_2d, fp4,
                                  varlen) -> None:
     case = make_paged_case(24, next_n, heads, head_dim, block_kv, avg_context=3000, lens_2d=lens_2d, fp4=fp4,
@@ -77,9 +86,10 @@ def test_paged_against_reference(family, record_property, mode, heads, head_dim,
     assert calc_diff(out, bf16_ref, invalid) < (0.02 if fp4 else 1e-3)
 
 
-@pytest.mark.parametrize("mode", MODES + ["fp4"])
+@pytest.mark.parametrize("mode", PATHS + [f"{p}-fp4" for p in FP4_PATHS])
 def test_ragged_against_reference(family, record_property, mode) -> None:
-    fp4 = mode == "fp4"
+    fp4 = mode.endswith("-fp4")
+    mode = mode.removesuffix("-fp4")
     for (seq, seq_kv, heads, head_dim), cp, compressed in itertools.product(
             [(512, 4096, 64, 128), (300, 2048, 32, 64), (256, 1024, 8, 64), (128, 2048, 128, 128)],
             [False, True], [False, True]):
@@ -91,14 +101,14 @@ def test_ragged_against_reference(family, record_property, mode) -> None:
             case.q, case.kv, case.weights, case.ks, case.ke, clean, case.max_seqlen_k, dtype)
         family("torch")
         ref = run(True, torch.float32)
-        family("triton", "auto" if fp4 else mode)
+        use(family, mode)
         invalid = case.invalid_mask()
         for clean, dtype in ((True, torch.float32), (False, torch.bfloat16)):
             check(run(clean, dtype), ref, invalid, clean=clean, dtype=dtype)
         assert calc_diff(run(True, torch.float32), case.bf16_reference(), invalid) < (0.02 if fp4 else 1e-3)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", PATHS)
 def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
     """20 bitwise-equal reruns; the same bits for 132, 100 and 7 schedule workers; capture and replay."""
     case = make_paged_case(64, 2, 64, 128, 64, context_lens=[131072] + [700] * 62 + [0], seed=1, device="cuda")
@@ -111,7 +121,7 @@ def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
         assert_bitwise_equal(out.masked_fill(invalid, 0), first.masked_fill(invalid, 0), f"num_sms={num_sms}")
 
     fresh = make_paged_case(64, 2, 64, 128, 64, context_lens=[131072] + [700] * 62 + [0], seed=2, device="cuda")
-    family("triton", mode)
+    use(family, mode)
     step = lambda: paged(case, dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, 132), True,  # noqa: E731
                          torch.float32)
     stream = torch.cuda.Stream()
@@ -129,10 +139,10 @@ def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
     assert_bitwise_equal(captured, step(), "graph replay")
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", PATHS)
 def test_ragged_reruns_and_graphs(family, mode) -> None:
     case = make_ragged_case(2048, 8192, 64, 128, cp=True, seed=3, device="cuda")
-    family("triton", mode)
+    use(family, mode)
     step = lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)  # noqa: E731
     first = step()
     for _ in range(19):
@@ -166,8 +176,8 @@ def test_64_bit_addressing(family) -> None:
     lens[-1] = width
     q = torch.randn(batch, 1, 64, head_dim, device="cuda", generator=gen).to(torch.float8_e4m3fn)
     weights = torch.randn(batch, 64, device="cuda", generator=gen)
-    for mode in MODES:
-        family("triton", mode)
+    for mode in PATHS:
+        use(family, mode)
         meta = dsa.get_paged_mqa_logits_metadata(lens, block_kv, 132)
         out = dsa.fp8_paged_mqa_logits(q, kv, weights, lens, table, meta, width, True)
         for row, pages in ((batch - 1, table[-1]), (batch - 2, table[-2, :1])):
@@ -180,7 +190,7 @@ def test_64_bit_addressing(family) -> None:
         del out
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", PATHS)
 def test_paged_against_deepgemm(deep_gemm, family, record_property, mode) -> None:
     """DeepGEMM's SM90 paged grid (24 cases), compared on each row's valid columns."""
     results = []
@@ -200,7 +210,7 @@ def test_paged_against_deepgemm(deep_gemm, family, record_property, mode) -> Non
     record_property("max_calc_diff", max(results))
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", PATHS)
 def test_ragged_against_deepgemm(deep_gemm, family, mode) -> None:
     for seq, seq_kv, heads, head_dim, cp, compressed, dtype in [
             (2048, 8192, 64, 128, False, False, torch.float32), (2048, 8192, 32, 64, True, True, torch.bfloat16),
@@ -210,7 +220,7 @@ def test_ragged_against_deepgemm(deep_gemm, family, mode) -> None:
         clean = not compressed
         theirs = deep_gemm.fp8_fp4_mqa_logits((case.q, None), case.kv, case.weights, case.ks, case.ke, clean,
                                               case.max_seqlen_k, dtype)
-        family("triton", mode)
+        use(family, mode)
         ours = dsa.fp8_fp4_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, clean, case.max_seqlen_k,
                                       dtype)
         invalid = case.invalid_mask()
@@ -225,7 +235,7 @@ def test_topk_agreement_with_deepgemm(deep_gemm, family, record_property, contex
     meta_dg = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
     theirs = deep_gemm.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens,
                                             case.block_table, meta_dg, context, False)
-    for mode in MODES:
+    for mode in PATHS:
         ours = run_paged(family, case, mode, clean=True)
         top_ours = ours.topk(2048, dim=1).indices.sort(dim=1).values
         top_theirs = theirs[:, :context].topk(2048, dim=1).indices.sort(dim=1).values

@@ -1,0 +1,88 @@
+"""Launchers of the TileLang family: map a validated call to a compiled variant and its flat buffer views.
+
+The kernels take 1-D views spanning exactly the elements a tensor's strides can reach (pages, weight rows, table
+rows, logits rows), so any legal stride works and nothing outside the given tensors is addressable. Grids and
+variants come from shapes only: no host synchronization, capturable in a CUDA graph once compiled.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import MetadataCall
+from .._checks import PagedCall
+from .._checks import RaggedCall
+from ..layout import ceil_div
+from ..layout import page_bytes
+from . import config
+from . import variants
+
+_OUT = {torch.float32: "float32", torch.bfloat16: "bfloat16"}
+
+
+def _span(x: torch.Tensor, rows: int, row_len: int, stride: int) -> torch.Tensor:
+    """1-D view of ``rows`` rows of ``row_len`` elements, ``stride`` apart, starting at ``x``'s first element."""
+    return x.as_strided(((rows - 1) * stride + row_len,), (1,), x.storage_offset())
+
+
+def _values(x: torch.Tensor, fp4: bool) -> torch.Tensor:
+    return x.view(torch.uint8 if fp4 else torch.float8_e4m3fn)
+
+
+def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
+    device = call.context_lens.device
+    meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=device)
+    if call.batch == 0:
+        meta[:, 0], meta[:, 1] = 0, 0
+        return meta
+    arch, sm120 = config.device_build(device)
+    kernel = variants.jit(variants.METADATA, arch, sm120)
+    kernel(call.context_lens.reshape(-1), meta.view(-1), call.batch, call.next_n if call.lens_2d else 1,
+           call.num_sms, config.paged_sizes(arch, call.batch)["split_kv"])
+    return meta
+
+
+def paged_mqa_logits(call: PagedCall, out: torch.Tensor) -> None:
+    """Fill ``out`` (``[B * next_n, width]`` view)."""
+    if call.rows == 0 or call.width == 0:
+        return
+    arch, sm120 = config.device_build(call.q.device)
+    sizes = config.paged_sizes(arch, call.batch)
+    rows = config.rows_per_block(call.num_heads, call.next_n)
+    kernel = variants.jit(variants.paged_variant(call.num_heads, call.head_dim, rows, call.is_fp4, _OUT[out.dtype],
+                                                 sizes), arch, sm120)
+    dq = call.head_dim // 2 if call.is_fp4 else call.head_dim
+    kv, page = call.kv_cache, page_bytes(call.block_kv, call.head_dim, call.is_fp4)
+    kv_bytes = kv.view(torch.uint8).as_strided(((call.num_blocks - 1) * kv.stride(0) + page,), (1,),
+                                               kv.storage_offset())
+    scales = kv_bytes.view(torch.int32 if call.is_fp4 else torch.float32)
+    q_sf = call.q_sf.reshape(-1) if call.is_fp4 else call.context_lens.reshape(-1)  # unread placeholder for FP8
+    table = call.block_table
+    kernel(_values(call.q, call.is_fp4).reshape(-1, dq), q_sf, _values(kv_bytes, call.is_fp4), scales,
+           _span(call.weights, call.rows, call.num_heads, call.weights.stride(0)), call.context_lens.reshape(-1),
+           _span(table, call.batch, table.shape[1], table.stride(0)), _span(out, call.rows, call.width, out.stride(0)),
+           call.batch, call.next_n, ceil_div(call.next_n, rows), ceil_div(call.width, sizes["split_kv"]),
+           sizes["split_kv"], call.weights.stride(0), table.stride(0), kv.stride(0) // 16, out.stride(0),
+           call.num_blocks, call.width, table.shape[1], call.block_kv, call.block_kv.bit_length() - 1,
+           int(call.lens_2d), int(call.clean_logits))
+
+
+def mqa_logits(call: RaggedCall, out: torch.Tensor) -> None:
+    """Fill ``out`` (``[seq_len, width]`` view)."""
+    if call.seq_len == 0 or call.width == 0:
+        return
+    if call.seq_len_kv == 0:  # no key is valid anywhere
+        if call.clean_logits:
+            out.fill_(float("-inf"))
+        return
+    arch, sm120 = config.device_build(call.q.device)
+    sizes = config.ragged_sizes(arch, call.seq_len * call.width)
+    kernel = variants.jit(variants.ragged_variant(call.num_heads, call.head_dim, call.is_fp4, _OUT[out.dtype], sizes),
+                          arch, sm120)
+    dq = call.head_dim // 2 if call.is_fp4 else call.head_dim
+    q_sf = call.q_sf.reshape(-1) if call.is_fp4 else call.ks  # unread placeholder for FP8
+    kernel(_values(call.q, call.is_fp4).reshape(-1, dq), q_sf, _values(call.kv, call.is_fp4), call.kv_sf,
+           _span(call.weights, call.seq_len, call.num_heads, call.weights.stride(0)), call.ks, call.ke,
+           _span(out, call.seq_len, call.width, out.stride(0)),
+           ceil_div(call.width, sizes["chunk"]), call.weights.stride(0), out.stride(0), call.width,
+           int(call.clean_logits), int(call.max_seqlen_k > 0))

@@ -1,0 +1,144 @@
+"""Every compiled variant of the TileLang family, and the two ways to build one.
+
+A variant is a kernel and its compile-time parameters; batch, lengths, strides and page sizes are runtime values,
+so one variant serves every call of its class. :func:`jit` compiles a variant for the current GPU (TileLang
+caches the binary on disk, ``TILELANG_CACHE_DIR``); :func:`cubin` lowers and compiles one for any target with no
+GPU (the CPU tests' SASS checks), cached under ``~/.cache/sglang-sm120-dsa/tilelang``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.metadata
+import os
+import pathlib
+from dataclasses import dataclass
+
+from .._checks import FP4_HEAD_DIMS
+from .._checks import MAX_NEXT_N
+from .._checks import PAGED_HEAD_DIMS
+from .._checks import RAGGED_FP8_HEAD_DIMS
+from .._checks import SUPPORTED_HEADS
+from . import config
+
+OUT_DTYPES = ("float32", "bfloat16")
+
+
+@dataclass(frozen=True)
+class Variant:
+    kernel: str  # "paged", "ragged" or "metadata"
+    params: tuple[tuple[str, object], ...]
+
+    def get(self, name: str):
+        return dict(self.params).get(name)
+
+    def describe(self) -> str:
+        return f"{self.kernel}[{', '.join(f'{k}={v}' for k, v in self.params)}]"
+
+    def build(self):
+        """The variant's ``T.prim_func``."""
+        if self.kernel == "paged":
+            from .kernels.paged import paged_kernel as builder
+        elif self.kernel == "ragged":
+            from .kernels.ragged import ragged_kernel as builder
+        else:
+            from .kernels.metadata import metadata_kernel as builder
+        return builder(**dict(self.params))
+
+
+def paged_variant(heads: int, head_dim: int, rows: int, fp4: bool, out: str, sizes: dict) -> Variant:
+    return Variant("paged", (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", sizes["block_t"]),
+                             ("THREADS", sizes["threads"]), ("STAGES", sizes["stages"]), ("FP4", fp4),
+                             ("OUT", out)))
+
+
+def ragged_variant(heads: int, head_dim: int, fp4: bool, out: str, sizes: dict) -> Variant:
+    return Variant("ragged", (("H", heads), ("D", head_dim), ("BLOCK_Q", config.ragged_block_q(heads)),
+                              ("BLOCK_KV", sizes["block_kv"]), ("CHUNK", sizes["chunk"]), ("THREADS", sizes["threads"]),
+                              ("STAGES", sizes["stages"]), ("FP4", fp4), ("OUT", out)))
+
+
+METADATA = Variant("metadata", (("THREADS", config.METADATA_THREADS),))
+
+
+def _unique(items):
+    return list(dict.fromkeys(items))
+
+
+def kernel_variants(arch: int, heads: tuple[int, ...] = SUPPORTED_HEADS) -> list[Variant]:
+    """Every variant a process on ``arch`` can launch: each launch-size entry of the arch's tables, for every
+    head count, head dim, row class, FP8/MXFP4 and logits dtype."""
+    paged_sizes = _unique(tuple(sorted(config.paged_sizes(arch, b).items())) for b in _buckets("paged_mqa_logits",
+                                                                                                 arch, "batch"))
+    ragged_sizes = _unique(tuple(sorted(config.ragged_sizes(arch, t).items())) for t in _buckets("mqa_logits", arch,
+                                                                                                   "tokens"))
+    out = [METADATA]
+    for h, fp4, dtype in ((h, f, o) for h in heads for f in (False, True) for o in OUT_DTYPES):
+        for d in (FP4_HEAD_DIMS if fp4 else PAGED_HEAD_DIMS):
+            for rows in _unique(config.rows_per_block(h, n) for n in range(1, MAX_NEXT_N + 1)):
+                out += [paged_variant(h, d, rows, fp4, dtype, dict(s)) for s in paged_sizes]
+        for d in (FP4_HEAD_DIMS if fp4 else RAGGED_FP8_HEAD_DIMS):
+            out += [ragged_variant(h, d, fp4, dtype, dict(s)) for s in ragged_sizes]
+    return _unique(out)
+
+
+def _buckets(op: str, arch: int, key: str) -> list[float]:
+    section = config.table(op, arch).get(key, {})
+    return [float(b) for b in section] or [1.0]
+
+
+@functools.cache
+def jit(variant: Variant, arch: int, sm120_mode: bool):
+    """The variant compiled for the current GPU (``arch``), loaded and callable with torch tensors."""
+    import tilelang
+    from tvm.target import Target
+
+    target = Target(config.target(arch))
+    with target:
+        return tilelang.compile(variant.build(), target=target, execution_backend="tvm_ffi",
+                                pass_configs=config.pass_configs(arch, sm120_mode))
+
+
+def _cache_dir() -> pathlib.Path:
+    root = os.environ.get("SGLANG_SM120_DSA_TEST_CACHE") or pathlib.Path.home() / ".cache" / "sglang-sm120-dsa"
+    return pathlib.Path(root) / "tilelang"
+
+
+def _sources_hash() -> str:
+    """Hash of what decides a variant's code: the kernel sources, the compiler settings, TileLang's version."""
+    here = pathlib.Path(__file__).parent
+    digest = hashlib.sha256(importlib.metadata.version("tilelang").encode())
+    for path in sorted([*here.joinpath("kernels").glob("*.py"), here / "config.py"]):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def lower(variant: Variant, arch: int, sm120_mode: bool) -> str:
+    """CUDA source of the variant for ``arch`` (no GPU needed)."""
+    import tilelang
+    import tvm
+    from tvm.target import Target
+
+    target = Target(config.target(arch))
+    with tvm.transform.PassContext(config=config.pass_configs(arch, sm120_mode)), target:
+        return tilelang.lower(variant.build(), target=target).kernel_source
+
+
+def cubin(variant: Variant, arch: int, sm120_mode: bool) -> bytes:
+    """The variant's cubin for ``arch``, compiled by nvcc with TileLang's options (no GPU needed), cached by the
+    variant, the target and the hash of the kernel sources."""
+    from tilelang.contrib import nvcc
+
+    key = hashlib.sha256(f"{_sources_hash()} {variant} {arch} {sm120_mode}".encode()).hexdigest()[:32]
+    path = _cache_dir() / f"{key}.cubin"
+    if path.exists():
+        return path.read_bytes()
+    source = lower(variant, arch, sm120_mode)
+    data = bytes(nvcc.compile_cuda(source, target_format="cubin", arch=f"sm_{arch}{'a' if arch >= 90 else ''}",
+                                   options=nvcc.default_compile_options()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return data

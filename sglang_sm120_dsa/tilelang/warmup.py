@@ -1,0 +1,47 @@
+"""Compile every TileLang variant a process will use, before CUDA-graph capture (TileLang compiles on first use
+otherwise). Binaries are cached on disk by TileLang, so only the first start on a machine pays the compile time."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+
+import torch
+
+from .._checks import SUPPORTED_HEADS
+from . import config
+from . import variants
+
+
+def _compile(variant: variants.Variant, arch: int, sm120: bool) -> None:
+    variants.jit(variant, arch, sm120)  # in a worker process: fills TileLang's disk cache
+
+
+def warmup(device: torch.device | None = None, num_heads: int | None = None,
+           progress: Callable[[str], None] | None = print, workers: int | None = None) -> int:
+    """Compile and load the variants ``device`` can use (only those for ``num_heads`` if given). Returns how many;
+    ``progress`` receives one line per variant with the elapsed time. Compilation (mostly TileLang's lowering, in
+    Python) runs in ``workers`` processes (default: one per CPU core, at most 16) that fill TileLang's disk
+    cache; this process then loads the binaries."""
+    device = device or torch.device("cuda", torch.cuda.current_device())
+    arch, sm120 = config.device_build(device)
+    chosen = variants.kernel_variants(arch, (num_heads,) if num_heads else SUPPORTED_HEADS)
+    start = time.perf_counter()
+    workers = workers or min(16, os.cpu_count() or 1)
+    if workers > 1 and len(chosen) > 1:
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            jobs = [pool.submit(_compile, v, arch, sm120) for v in chosen]
+            for i, job in enumerate(concurrent.futures.as_completed(jobs), 1):
+                job.result()
+                if progress:
+                    progress(f"compiled {i}/{len(chosen)} ({time.perf_counter() - start:.1f} s)")
+    with torch.cuda.device(device):
+        for i, variant in enumerate(chosen, 1):
+            variants.jit(variant, arch, sm120)
+            if progress:
+                progress(f"[{i}/{len(chosen)}] {variant.describe()} ({time.perf_counter() - start:.1f} s)")
+    return len(chosen)
