@@ -1,1 +1,35 @@
-"""Tuning tables, installed as ``sglang_sm120_dsa.configs`` (see README.md here); read with importlib.resources."""
+"""Tuning tables, installed as ``sglang_sm120_dsa.configs`` (see README.md here); read with importlib.resources.
+
+The loader and the bucket lookup every kernel family uses: ``configs/<op>/<family>/sm_<arch>.json``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from importlib import resources
+
+logger = logging.getLogger("sglang_sm120_dsa")
+
+
+def load(op: str, family: str, arch: int, missing: str) -> dict:
+    """The table of ``op`` for ``family`` on ``arch`` ({} when there is none); logs ``missing`` (a sentence with
+    ``{path}``) for a missing table and a warning for one not tuned on this arch. Callers cache the result."""
+    path = f"configs/{op}/{family}/sm_{arch}.json"
+    try:
+        text = resources.files(__name__).joinpath(op, family, f"sm_{arch}.json").read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        logger.warning(missing.format(path=path))
+        return {}
+    data = json.loads(text)
+    if not data.get("_meta", {}).get("tuned", False):
+        logger.warning("%s is not tuned on this arch: %s", path, data.get("_meta", {}).get("note", "no note"))
+    return data
+
+
+def pick(buckets: dict | None, tokens: float, default: dict) -> dict:
+    """``default`` updated with the entry whose bucket (an upper bound on ``tokens``) is the smallest one >=
+    ``tokens``, else the largest; ``default`` alone when there are no buckets."""
+    if not buckets:
+        return dict(default)
+    bounds = sorted(buckets, key=float)
+    return {**default, **buckets[next((b for b in bounds if tokens <= float(b)), bounds[-1])]}

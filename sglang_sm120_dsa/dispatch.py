@@ -279,6 +279,14 @@ register(Impl("triton", "sglang_sm120_dsa.triton", "Triton kernels (any CUDA GPU
               requires=("triton",), probe=_triton_probe))
 
 
+def _refuse_during_capture(device: torch.device, check: str) -> None:
+    """Probes that run kernels (self-checks) must not run while a CUDA graph is being captured."""
+    if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
+        raise ImplementationError(f"{describe_device(device)}: the implementation choice {check}, which cannot run "
+                                  "during CUDA-graph capture; call sglang_sm120_dsa.decide(device) or warmup(device) "
+                                  "before capturing")
+
+
 def _deepgemm_probe(device: torch.device) -> str | None:
     from . import deepgemm
 
@@ -289,10 +297,7 @@ def _deepgemm_probe(device: torch.device) -> str | None:
         deepgemm.originals()
     except Exception as e:  # ImportError, or a _C.so built for another torch
         return f"deep_gemm does not import: {type(e).__name__}: {e}"
-    if torch.cuda.is_current_stream_capturing():
-        raise ImplementationError(f"{describe_device(device)}: the implementation choice runs DeepGEMM's self-check, "
-                                  "which cannot run during CUDA-graph capture; call sglang_sm120_dsa.decide(device) "
-                                  "or warmup(device) before capturing")
+    _refuse_during_capture(device, "runs DeepGEMM's self-check")
     return _deepgemm_checked(device)
 
 
@@ -311,14 +316,10 @@ register(Impl("deepgemm", "sglang_sm120_dsa.deepgemm", "DeepGEMM's own kernels (
 def _tilelang_probe(device: torch.device) -> str | None:
     from .tilelang import config
 
-    major, minor = capability(device)
-    why = config.unsupported(major * 10 + minor)
+    why = config.unsupported(config.arch_of(device))
     if why is not None:
         return why
-    if torch.cuda.is_available() and torch.cuda.is_current_stream_capturing():
-        raise ImplementationError(f"{describe_device(device)}: the implementation choice compiles and runs TileLang's "
-                                  "self-check, which cannot happen during CUDA-graph capture; call "
-                                  "sglang_sm120_dsa.decide(device) or warmup(device) before capturing")
+    _refuse_during_capture(device, "compiles and runs TileLang's self-check")
     return _tilelang_checked(device, config.mode())
 
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import json
-import logging
-from importlib import resources
 
 import torch
 
+from .. import configs as tables
+from .. import dispatch
 from .. import envs
 from ..errors import ImplementationError
-
-logger = logging.getLogger("sglang_sm120_dsa")
 
 TILELANG_VERSION = "0.1.15"  # the version these kernels are written and tested against (the `tilelang` extra)
 SUPPORTED_ARCHS = (89, 90, 120, 121)  # FP8 mma.sync exists from SM89 on; SM100's MMA path is not this family's
@@ -38,7 +35,7 @@ METADATA_THREADS = 256
 
 
 def arch_of(device: torch.device) -> int:
-    major, minor = torch.cuda.get_device_capability(device)
+    major, minor = dispatch.capability(device)  # through the module: tests simulate other GPUs there
     return major * 10 + minor
 
 
@@ -82,33 +79,16 @@ def device_build(device: torch.device) -> tuple[int, bool]:
 
 @functools.cache
 def table(op: str, arch: int) -> dict:
-    try:
-        text = resources.files("sglang_sm120_dsa.configs").joinpath(op, "tilelang", f"sm_{arch}.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        logger.warning("no TileLang launch table configs/%s/tilelang/sm_%d.json; using defaults", op, arch)
-        return {}
-    data = json.loads(text)
-    if not data.get("_meta", {}).get("tuned", False):
-        logger.warning("configs/%s/tilelang/sm_%d.json is not tuned on this arch: %s", op, arch,
-                       data.get("_meta", {}).get("note", "no note"))
-    return data
-
-
-def _pick(section: dict, tokens: int, default: dict) -> dict:
-    """The entry whose bucket is the smallest one >= ``tokens`` (else the largest)."""
-    if not section:
-        return dict(default)
-    bounds = sorted(section, key=float)
-    return {**default, **section[next((b for b in bounds if tokens <= float(b)), bounds[-1])]}
+    return tables.load(op, "tilelang", arch, "no TileLang launch table {path}; using defaults")
 
 
 def paged_sizes(arch: int, batch: int) -> dict:
     """Split and tile sizes by batch size, the one size the metadata call also sees (it encodes the split)."""
-    return _pick(table("paged_mqa_logits", arch).get("batch", {}), batch, PAGED_DEFAULT)
+    return tables.pick(table("paged_mqa_logits", arch).get("batch"), batch, PAGED_DEFAULT)
 
 
 def ragged_sizes(arch: int, tokens: int) -> dict:
-    return _pick(table("mqa_logits", arch).get("tokens", {}), tokens, RAGGED_DEFAULT)
+    return tables.pick(table("mqa_logits", arch).get("tokens"), tokens, RAGGED_DEFAULT)
 
 
 def rows_per_block(heads: int, next_n: int) -> int:

@@ -31,10 +31,9 @@ def _values(x: torch.Tensor, fp4: bool) -> torch.Tensor:
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     device = call.context_lens.device
+    if call.batch == 0:  # every row is the sentinel (0, 0)
+        return torch.zeros((call.num_sms + 1, 2), dtype=torch.int32, device=device)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=device)
-    if call.batch == 0:
-        meta[:, 0], meta[:, 1] = 0, 0
-        return meta
     arch, sm120 = config.device_build(device)
     kernel = variants.jit(variants.METADATA, arch, sm120)
     kernel(call.context_lens.reshape(-1), meta.view(-1), call.batch, call.next_n if call.lens_2d else 1,

@@ -135,7 +135,7 @@ def cubin(variant: Variant, arch: int, sm120_mode: bool) -> bytes:
     if path.exists():
         return path.read_bytes()
     source = lower(variant, arch, sm120_mode)
-    data = bytes(nvcc.compile_cuda(source, target_format="cubin", arch=f"sm_{arch}{'a' if arch >= 90 else ''}",
+    data = bytes(nvcc.compile_cuda(source, target_format="cubin", arch=config.target(arch)["arch"],
                                    options=nvcc.default_compile_options()))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import json
 import logging
-from importlib import resources
 
 import torch
 
+from .. import configs as tables
 from .. import envs
 from .._versions import installed_version
 from ..errors import ImplementationError
@@ -87,26 +86,12 @@ def table(op: str, arch: int | None) -> dict:
     """The tuning table of ``op`` for ``arch`` ({} when there is none; logged once)."""
     if arch is None:
         return {}
-    try:
-        text = resources.files("sglang_sm120_dsa.configs").joinpath(op, "triton", f"sm_{arch}.json").read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        logger.warning("no Triton tuning table configs/%s/triton/sm_%d.json; using untuned defaults", op, arch)
-        return {}
-    data = json.loads(text)
-    if not data.get("_meta", {}).get("tuned", False):
-        logger.warning("configs/%s/triton/sm_%d.json is not tuned on this arch: %s", op, arch,
-                       data.get("_meta", {}).get("note", "no note"))
-    return data
+    return tables.load(op, "triton", arch, "no Triton tuning table {path}; using untuned defaults")
 
 
 def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:
     """The entry of ``section[key]`` whose bucket is the smallest one >= ``tokens`` (else the largest)."""
-    buckets = section.get(key) or section.get("default")
-    if not buckets:
-        return dict(default)
-    bounds = sorted(buckets, key=lambda b: float(b))
-    chosen = next((b for b in bounds if tokens <= float(b)), bounds[-1])
-    return {**default, **buckets[chosen]}
+    return tables.pick(section.get(key) or section.get("default"), tokens, default)
 
 
 def paged_family(arch: int | None, batch: int) -> dict:

@@ -31,3 +31,35 @@ def mxfp4_element(byte, word, d):
     so the bf16 value is exact and one bf16 dot over the whole row needs no per-block rescale."""
     code = (T.cast(byte, "int32") >> (4 * (d % 2))) & 0xF
     return T.cast(e2m1_times(code, ue8m0(word, d // 32)), "bfloat16")
+
+
+def tile_buffers(N: int, D: int, BLOCK: int, ROWS: int, H: int, FP4: bool):
+    """The buffers of one key tile against ``ROWS * H = N`` query columns, allocated in the calling kernel:
+    queries, raw key bytes, MMA keys (the raw bytes themselves for FP8; bf16 decoded for MXFP4), key scales,
+    scores ``[BLOCK, N]`` (and as ``[BLOCK, ROWS, H]``), per-row logits ``[BLOCK, ROWS]`` and head weights."""
+    operand = "bfloat16" if FP4 else "float8_e4m3"
+    q_s = T.alloc_shared([N, D], operand)
+    raw_s = T.alloc_shared([BLOCK, D // 2 if FP4 else D], "uint8" if FP4 else "float8_e4m3")
+    k_s = T.alloc_shared([BLOCK, D], operand) if FP4 else raw_s
+    ks_s = T.alloc_shared([BLOCK], "int32" if FP4 else "float32")
+    s = T.alloc_fragment([BLOCK, N], "float32")
+    lg = T.alloc_fragment([BLOCK, ROWS], "float32")
+    w = T.alloc_fragment([ROWS, H], "float32")
+    return q_s, raw_s, k_s, ks_s, s, T.reshape(s, [BLOCK, ROWS, H]), lg, w
+
+
+def tile_scores(D: int, BLOCK: int, ROWS: int, H: int, FP4: bool):
+    """Macro: logits ``lg[t, r] = sum_h w[r, h] * relu(k[t] . q[r, h])`` of one loaded key tile (MXFP4 keys
+    decoded first; the FP8 key scale is left to the caller's store)."""
+
+    @T.macro
+    def scores(raw_s, k_s, ks_s, q_s, w, s, s3, lg):
+        if FP4:
+            for t, d in T.Parallel(BLOCK, D):
+                k_s[t, d] = mxfp4_element(raw_s[t, d // 2], ks_s[t], d)
+        T.gemm(k_s, q_s, s, transpose_B=True, clear_accum=True, policy=T.GemmWarpPolicy.FullRow)
+        for t, r, h in T.Parallel(BLOCK, ROWS, H):
+            s3[t, r, h] = T.max(s3[t, r, h], 0) * w[r, h]
+        T.reduce_sum(s3, lg, dim=-1, clear=True)
+
+    return scores

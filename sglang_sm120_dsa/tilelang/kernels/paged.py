@@ -22,6 +22,8 @@ import tilelang.language as T
 
 from .common import mxfp4_element
 from .common import neg_inf
+from .common import tile_buffers
+from .common import tile_scores
 
 
 def _row_length(lens, b, next_n, j, lens_2d, cap):
@@ -35,8 +37,8 @@ def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: 
     N = ROWS * H
     DQ = D // 2 if FP4 else D  # bytes per (token or head) row
     value = "uint8" if FP4 else "float8_e4m3"
-    operand = "bfloat16" if FP4 else "float8_e4m3"
     scale = "int32" if FP4 else "float32"
+    scores = tile_scores(D, BLOCK_T, ROWS, H, FP4)
     q_len = T.dynamic("q_len")
     qsf_len = T.dynamic("qsf_len")
     kv_len = T.dynamic("kv_len")
@@ -55,17 +57,7 @@ def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: 
               num_blocks: T.int32, width: T.int32, table_width: T.int32, block_kv: T.int32, log2_block_kv: T.int32,
               lens_2d: T.int32, clean: T.int32):
         with T.Kernel(n_splits, n_groups, batch, threads=THREADS) as (bs, bg, bb):
-            q_s = T.alloc_shared([N, D], operand)
-            raw_s = T.alloc_shared([BLOCK_T, DQ], value)
-            if FP4:
-                k_s = T.alloc_shared([BLOCK_T, D], operand)
-            else:
-                k_s = raw_s
-            ks_s = T.alloc_shared([BLOCK_T], scale)
-            s = T.alloc_fragment([BLOCK_T, N], "float32")
-            s3 = T.reshape(s, [BLOCK_T, ROWS, H])
-            lg = T.alloc_fragment([BLOCK_T, ROWS], "float32")
-            w = T.alloc_fragment([ROWS, H], "float32")
+            q_s, raw_s, k_s, ks_s, s, s3, lg, w = tile_buffers(N, D, BLOCK_T, ROWS, H, FP4)
             longest = T.alloc_local([1], "int32")
             cap = table_width * block_kv
             j0 = bg * ROWS
@@ -99,13 +91,7 @@ def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: 
                                  num_blocks - 1)
                     ks_s[t] = KS[T.cast(page, "int64") * stride_page16 * 4 + block_kv * (DQ // 4)
                                  + (tok & (block_kv - 1))]
-                if FP4:
-                    for t, d in T.Parallel(BLOCK_T, D):
-                        k_s[t, d] = mxfp4_element(raw_s[t, d // 2], ks_s[t], d)
-                T.gemm(k_s, q_s, s, transpose_B=True, clear_accum=True, policy=T.GemmWarpPolicy.FullRow)
-                for t, r, h in T.Parallel(BLOCK_T, ROWS, H):
-                    s3[t, r, h] = T.max(s3[t, r, h], 0) * w[r, h]
-                T.reduce_sum(s3, lg, dim=-1, clear=True)
+                scores(raw_s, k_s, ks_s, q_s, w, s, s3, lg)
                 for r, t in T.Parallel(ROWS, BLOCK_T):
                     tok = t_begin + it * BLOCK_T + t
                     if j0 + r < next_n and tok < t_stop:

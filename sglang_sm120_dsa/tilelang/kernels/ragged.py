@@ -14,6 +14,8 @@ import tilelang.language as T
 
 from .common import mxfp4_element
 from .common import neg_inf
+from .common import tile_buffers
+from .common import tile_scores
 
 
 def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREADS: int, STAGES: int, FP4: bool,
@@ -21,8 +23,8 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
     N = BLOCK_Q * H
     DQ = D // 2 if FP4 else D
     value = "uint8" if FP4 else "float8_e4m3"
-    operand = "bfloat16" if FP4 else "float8_e4m3"
     scale = "int32" if FP4 else "float32"
+    scores = tile_scores(D, BLOCK_KV, BLOCK_Q, H, FP4)
     q_len = T.dynamic("q_len")
     qsf_len = T.dynamic("qsf_len")
     seq_len_kv = T.dynamic("seq_len_kv")
@@ -38,17 +40,7 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
                n_chunks: T.int32, stride_w: T.int32, stride_out: T.int64, width: T.int32, clean: T.int32,
                compressed: T.int32):
         with T.Kernel(T.ceildiv(seq_len, BLOCK_Q), n_chunks, threads=THREADS) as (bx, bc):
-            q_s = T.alloc_shared([N, D], operand)
-            raw_s = T.alloc_shared([BLOCK_KV, DQ], value)
-            if FP4:
-                k_s = T.alloc_shared([BLOCK_KV, D], operand)
-            else:
-                k_s = raw_s
-            ks_s = T.alloc_shared([BLOCK_KV], scale)
-            s = T.alloc_fragment([BLOCK_KV, N], "float32")
-            s3 = T.reshape(s, [BLOCK_KV, BLOCK_Q, H])
-            lg = T.alloc_fragment([BLOCK_KV, BLOCK_Q], "float32")
-            w = T.alloc_fragment([BLOCK_Q, H], "float32")
+            q_s, raw_s, k_s, ks_s, s, s3, lg, w = tile_buffers(N, D, BLOCK_KV, BLOCK_Q, H, FP4)
             lo_key = T.alloc_local([1], "int64")
             hi_key = T.alloc_local([1], "int64")
             row0 = bx * BLOCK_Q
@@ -94,13 +86,7 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
                         raw_s[t, c * 16 + v] = KV[key, c * 16 + v]
                 for t in T.Parallel(BLOCK_KV):
                     ks_s[t] = KS[T.min(T.cast((tile_lo + it) * BLOCK_KV + t, "int32"), seq_len_kv - 1)]
-                if FP4:
-                    for t, d in T.Parallel(BLOCK_KV, D):
-                        k_s[t, d] = mxfp4_element(raw_s[t, d // 2], ks_s[t], d)
-                T.gemm(k_s, q_s, s, transpose_B=True, clear_accum=True, policy=T.GemmWarpPolicy.FullRow)
-                for t, r, h in T.Parallel(BLOCK_KV, BLOCK_Q, H):
-                    s3[t, r, h] = T.max(s3[t, r, h], 0) * w[r, h]
-                T.reduce_sum(s3, lg, dim=-1, clear=True)
+                scores(raw_s, k_s, ks_s, q_s, w, s, s3, lg)
                 for r, t in T.Parallel(BLOCK_Q, BLOCK_KV):
                     row = T.min(row0 + r, seq_len - 1)
                     key = (tile_lo + it) * BLOCK_KV + t
