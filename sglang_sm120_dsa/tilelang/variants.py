@@ -8,11 +8,15 @@ GPU (the CPU tests' SASS checks), cached under ``~/.cache/sglang-sm120-dsa/tilel
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import importlib.metadata
+import multiprocessing
 import os
 import pathlib
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._checks import FP4_HEAD_DIMS
@@ -114,31 +118,73 @@ def _sources_hash() -> str:
     return digest.hexdigest()
 
 
-def lower(variant: Variant, arch: int, sm120_mode: bool) -> str:
-    """CUDA source of the variant for ``arch`` (no GPU needed)."""
-    import tilelang
-    import tvm
-    from tvm.target import Target
-
-    target = Target(config.target(arch))
-    with tvm.transform.PassContext(config=config.pass_configs(arch, sm120_mode)), target:
-        return tilelang.lower(variant.build(), target=target).kernel_source
-
-
-def cubin(variant: Variant, arch: int, sm120_mode: bool) -> bytes:
-    """The variant's cubin for ``arch``, compiled by nvcc with TileLang's options (no GPU needed), cached by the
-    variant, the target and the hash of the kernel sources."""
-    from tilelang.contrib import nvcc
-
-    key = hashlib.sha256(f"{_sources_hash()} {variant} {arch} {sm120_mode}".encode()).hexdigest()[:32]
-    path = _cache_dir() / f"{key}.cubin"
+def _cached(name: str, make) -> bytes:
+    """``make()``'s bytes, stored under the cache directory as ``name`` (written atomically: parallel compilers)."""
+    path = _cache_dir() / name
     if path.exists():
         return path.read_bytes()
-    source = lower(variant, arch, sm120_mode)
-    data = bytes(nvcc.compile_cuda(source, target_format="cubin", arch=config.target(arch)["arch"],
-                                   options=nvcc.default_compile_options()))
+    data = make()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(data)
     tmp.replace(path)
     return data
+
+
+def _key(variant: Variant, arch: int, sm120_mode: bool) -> str:
+    return hashlib.sha256(f"{_sources_hash()} {variant} {arch} {sm120_mode}".encode()).hexdigest()[:32]
+
+
+def lower(variant: Variant, arch: int, sm120_mode: bool) -> str:
+    """CUDA source of the variant for ``arch`` (no GPU needed), cached like the cubins."""
+
+    def make() -> bytes:
+        import tilelang
+        import tvm
+        from tvm.target import Target
+
+        target = Target(config.target(arch))
+        with tvm.transform.PassContext(config=config.pass_configs(arch, sm120_mode)), target:
+            return tilelang.lower(variant.build(), target=target).kernel_source.encode()
+
+    return _cached(f"{_key(variant, arch, sm120_mode)}.cu", make).decode()
+
+
+def cubin(variant: Variant, arch: int, sm120_mode: bool) -> bytes:
+    """The variant's cubin for ``arch``, compiled by nvcc with TileLang's options (no GPU needed), cached by the
+    variant, the target and the hash of the kernel sources. sm_121a compiles the sm_120a source: TileLang lowers
+    both targets to the same CUDA (asserted by the AOT tests), and lowering is the slow step."""
+    from tilelang.contrib import nvcc
+
+    def make() -> bytes:
+        source = lower(variant, 120 if arch == 121 else arch, sm120_mode)
+        return bytes(nvcc.compile_cuda(source, target_format="cubin", arch=config.target(arch)["arch"],
+                                       options=nvcc.default_compile_options()))
+
+    return _cached(f"{_key(variant, arch, sm120_mode)}.cubin", make)
+
+
+def _cubins_of(variant: Variant, targets: tuple[tuple[int, bool], ...]) -> None:
+    for arch, sm120_mode in targets:
+        cubin(variant, arch, sm120_mode)
+
+
+def in_processes(build: Callable[..., None], chosen: list[Variant], *args, workers: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
+    """``build(variant, *args)`` for every variant in ``workers`` spawned processes (default one per core):
+    lowering is single-threaded Python, so processes are what makes compiling many variants parallel. Each
+    finished variant is reported to ``progress`` with the elapsed time."""
+    start = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers or os.cpu_count() or 1, mp_context=context) as pool:
+        jobs = {pool.submit(build, v, *args): v for v in chosen}
+        for i, job in enumerate(concurrent.futures.as_completed(jobs), 1):
+            job.result()
+            if progress:
+                progress(f"compiled {i}/{len(chosen)}: {jobs[job].describe()} ({time.perf_counter() - start:.0f} s)")
+
+
+def compile_cubins(chosen: list[Variant], targets: tuple[tuple[int, bool], ...], workers: int | None = None,
+                   progress: Callable[[str], None] | None = None) -> None:
+    """:func:`cubin` of every variant for every ``(arch, sm120_mode)`` target, in parallel processes."""
+    in_processes(_cubins_of, chosen, targets, workers=workers, progress=progress)

@@ -3,8 +3,6 @@ otherwise). Binaries are cached on disk by TileLang, so only the first start on 
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -32,13 +30,7 @@ def warmup(device: torch.device | None = None, num_heads: int | None = None,
     start = time.perf_counter()
     workers = workers or min(16, os.cpu_count() or 1)
     if workers > 1 and len(chosen) > 1:
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-            jobs = [pool.submit(_compile, v, arch, sm120) for v in chosen]
-            for i, job in enumerate(concurrent.futures.as_completed(jobs), 1):
-                job.result()
-                if progress:
-                    progress(f"compiled {i}/{len(chosen)} ({time.perf_counter() - start:.1f} s)")
+        variants.in_processes(_compile, chosen, arch, sm120, workers=workers, progress=progress)
     with torch.cuda.device(device):
         for i, variant in enumerate(chosen, 1):
             variants.jit(variant, arch, sm120)

@@ -1,13 +1,18 @@
-"""TileLang family without a GPU: kernels lowered for sm_120a, sm_121a and sm_90a in SM120 mode and compiled by
-nvcc to cubins, with SASS checks: FP8 mma.sync (QMMA on SM120/121; Hopper has no FP8 mma.sync in hardware and
-ptxas emulates it with HMMA), bf16 MMA for MXFP4, cp.async gathers, and never wgmma. Cubins are cached under
-``~/.cache/sglang-sm120-dsa/tilelang`` by variant and kernel-source hash, so only changed kernels recompile.
+"""TileLang family without a GPU: kernel variants lowered for sm_120a (also what sm_121a compiles: TileLang lowers
+both to the same CUDA, asserted below) and for sm_90a in SM120 mode, compiled by nvcc to cubins for sm_120a,
+sm_121a and sm_90a, with SASS checks: FP8 mma.sync (QMMA on SM120/121; Hopper has no FP8 mma.sync in hardware and
+ptxas emulates it with HMMA), bf16 MMA for MXFP4, cp.async gathers, and never wgmma.
 
-A representative set, not every variant: one TileLang lowering takes 10-90 s on a CI core. Every variant of the
-head counts a model uses is compiled on the GPU by ``warmup`` (``scripts/run_gpu_suite.sh``)."""
+CI compiles a representative set (both kernels, FP8 and MXFP4, both logits dtypes, small and large head counts,
+both row classes). ``SGLANG_SM120_DSA_AOT_ALL=1`` compiles every variant (123 per arch): TileLang's lowering takes
+5-40 s per variant and target on one core (most for the many-row variants of 8 and 16 heads), about an hour
+cold on two cores. Every sm_90a variant is also compiled and run on the GPU by ``scripts/run_gpu_suite.sh``.
+Lowered sources and cubins are cached under ``~/.cache/sglang-sm120-dsa/tilelang`` by variant and kernel-source
+hash, so only changed kernels recompile and a warm run takes seconds."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import shutil
 import subprocess
@@ -19,13 +24,16 @@ pytest.importorskip("tilelang", reason="the tilelang extra is not installed")
 from sglang_sm120_dsa.tilelang import config  # noqa: E402
 from sglang_sm120_dsa.tilelang import variants  # noqa: E402
 
-FP8 = [variants.paged_variant(64, 128, 1, False, "float32", config.PAGED_DEFAULT),
-       variants.paged_variant(8, 64, 2, False, "bfloat16", config.PAGED_DEFAULT),
-       variants.ragged_variant(64, 128, False, "float32", config.RAGGED_DEFAULT),
-       variants.ragged_variant(32, 32, False, "bfloat16", config.RAGGED_DEFAULT)]
-FP4 = [variants.paged_variant(16, 64, 1, True, "float32", config.PAGED_DEFAULT)]
-TARGETS = [(120, True), (121, True), (90, True)]
-CASES = ([(v, a, m) for a, m in TARGETS for v in [variants.METADATA, *FP8]] + [(v, 120, True) for v in FP4])
+TARGETS = ((120, True), (121, True), (90, True))
+# a representative set: both kernels, FP8 and MXFP4, small and large head counts, both row classes
+SAMPLE = [variants.METADATA, variants.paged_variant(64, 128, 1, False, "float32", config.PAGED_DEFAULT),
+          variants.paged_variant(8, 64, 2, False, "bfloat16", config.PAGED_DEFAULT),
+          variants.ragged_variant(32, 32, False, "bfloat16", config.RAGGED_DEFAULT),
+          variants.ragged_variant(64, 128, False, "float32", config.RAGGED_DEFAULT),
+          variants.paged_variant(16, 64, 1, True, "float32", config.PAGED_DEFAULT),
+          variants.ragged_variant(64, 128, True, "bfloat16", config.RAGGED_DEFAULT)]
+EVERY_VARIANT = os.environ.get("SGLANG_SM120_DSA_AOT_ALL") == "1"
+needs_nvcc = pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
 
 
 def _cuobjdump() -> str:
@@ -44,24 +52,45 @@ def _sass(cubin: bytes, tmp_path: pathlib.Path) -> str:
     return subprocess.run([_cuobjdump(), "-sass", str(path)], capture_output=True, text=True, check=True).stdout
 
 
-@pytest.mark.skipif(shutil.which("nvcc") is None, reason="needs nvcc")
-@pytest.mark.parametrize("variant,arch,sm120", CASES, ids=lambda x: x.describe() if hasattr(x, "describe") else str(x))
-def test_compiles_to_sm120_instructions(variant, arch, sm120, tmp_path) -> None:
-    sass = _sass(variants.cubin(variant, arch, sm120), tmp_path)
-    assert "Function : " in sass, "no kernel in the cubin"
-    assert "GMMA" not in sass, "wgmma in SM120 mode"
+def _check_sass(variant: variants.Variant, arch: int, sass: str) -> None:
+    where = f"{variant.describe()} on sm_{arch}"
+    assert "Function : " in sass, f"no kernel in the cubin of {where}"
+    assert "GMMA" not in sass, f"wgmma in SM120 mode: {where}"
     mma = {line.split()[1] for line in sass.splitlines() if "MMA." in line and len(line.split()) > 1}
     if variant.kernel == "metadata":
-        assert not mma
+        assert not mma, where
         return
-    assert "LDGSTS" in sass, "the key tiles are not gathered with cp.async"
+    assert "LDGSTS" in sass, f"the key tiles are not gathered with cp.async: {where}"
     if variant.get("FP4"):
-        assert any(op.startswith("HMMA.16816.F32.BF16") for op in mma), mma
+        assert any(op.startswith("HMMA.16816.F32.BF16") for op in mma), (where, mma)
     elif arch >= 120:
-        assert any(op.startswith("QMMA.16832.F32.E4M3.E4M3") for op in mma), mma
+        assert any(op.startswith("QMMA.16832.F32.E4M3.E4M3") for op in mma), (where, mma)
     else:
-        assert any(op.startswith("HMMA") for op in mma), mma  # e4m3 mma.sync, emulated by ptxas on sm_90a
-        assert "mma_sync<tl::DataType::kFloat8_e4m3" in variants.lower(variant, arch, sm120)
+        assert any(op.startswith("HMMA") for op in mma), (where, mma)  # e4m3 mma.sync, emulated by ptxas
+
+
+@needs_nvcc
+def test_variants_compile_to_sm120_instructions(tmp_path, capsys) -> None:
+    chosen = variants.kernel_variants(120) if EVERY_VARIANT else SAMPLE
+    with capsys.disabled():  # a cold compile takes minutes: show progress
+        variants.compile_cubins(chosen, TARGETS, progress=lambda line: print(f"  tilelang AOT {line}", flush=True))
+    for variant in chosen:
+        for arch, sm120 in TARGETS:
+            _check_sass(variant, arch, _sass(variants.cubin(variant, arch, sm120), tmp_path))
+
+
+@needs_nvcc
+@pytest.mark.parametrize("variant", SAMPLE, ids=lambda v: v.describe())
+def test_sm121_lowers_like_sm120(variant) -> None:
+    """Why the sweep compiles the sm_120a source for sm_121a: TileLang makes no different choice for GB10."""
+    assert variants.lower(variant, 121, True) == variants.lower(variant, 120, True)
+
+
+@needs_nvcc
+def test_sm120_mode_on_hopper_emits_fp8_mma_sync() -> None:
+    """On sm_90a the FP8 MMA is SM120's mma.sync e4m3 in the source (ptxas then emulates it)."""
+    source = variants.lower(SAMPLE[1], 90, True)
+    assert "mma_sync<tl::DataType::kFloat8_e4m3" in source and "wgmma" not in source
 
 
 def test_variant_table_covers_the_contract() -> None:

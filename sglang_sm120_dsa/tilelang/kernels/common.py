@@ -12,7 +12,7 @@ def neg_inf():
 def ue8m0(word, block):
     """fp32 ``2^(e - 127)`` of byte ``block`` of an int32 ue8m0 word; byte 0 is the subnormal 2^-127, 255 NaN."""
     e = (word >> (8 * block)) & 0xFF
-    bits = T.if_then_else(e == 0, 1 << 22, T.if_then_else(e == 255, 0x7FC00000, e << 23))
+    bits = (e << 23) | (T.cast(e == 0, "int32") << 22) | (T.cast(e == 255, "int32") << 22)  # branch-free
     return T.reinterpret(bits, "float32")
 
 
@@ -35,12 +35,13 @@ def mxfp4_element(byte, word, d):
 
 def tile_buffers(N: int, D: int, BLOCK: int, ROWS: int, H: int, FP4: bool):
     """The buffers of one key tile against ``ROWS * H = N`` query columns, allocated in the calling kernel:
-    queries, raw key bytes, MMA keys (the raw bytes themselves for FP8; bf16 decoded for MXFP4), key scales,
+    queries, raw key bytes, MMA keys (the raw bytes themselves for FP8; bf16 registers for MXFP4), key scales,
     scores ``[BLOCK, N]`` (and as ``[BLOCK, ROWS, H]``), per-row logits ``[BLOCK, ROWS]`` and head weights."""
     operand = "bfloat16" if FP4 else "float8_e4m3"
     q_s = T.alloc_shared([N, D], operand)
     raw_s = T.alloc_shared([BLOCK, D // 2 if FP4 else D], "uint8" if FP4 else "float8_e4m3")
-    k_s = T.alloc_shared([BLOCK, D], operand) if FP4 else raw_s
+    # MXFP4 keys are decoded straight into the MMA's register fragment: no shared-memory round trip
+    k_s = T.alloc_fragment([BLOCK, D], operand) if FP4 else raw_s
     ks_s = T.alloc_shared([BLOCK], "int32" if FP4 else "float32")
     s = T.alloc_fragment([BLOCK, N], "float32")
     lg = T.alloc_fragment([BLOCK, ROWS], "float32")

@@ -9,8 +9,8 @@ length; with ``clean`` it also writes ``-inf`` on the rest of its columns, so no
 
 Per ``BLOCK_T`` tile: the key bytes are gathered through the block table with 16-byte ``cp.async`` (64-bit page
 offsets; the page stride is passed in 16-byte units so that the vector width is provable), then
-``T.gemm(keys [BLOCK_T, D], queries [ROWS * H, D]^T)`` on ``mma.sync`` (FP8 m16n8k32; MXFP4 decoded to bf16 in
-shared memory, m16n8k16), ``relu``, head weights, a sum over heads and the per-token key scale.
+``T.gemm(keys [BLOCK_T, D], queries [ROWS * H, D]^T)`` on ``mma.sync`` (FP8 m16n8k32; MXFP4 keys decoded to bf16
+straight into the MMA's register fragment, m16n8k16), ``relu``, head weights, a sum over heads and the per-token key scale.
 
 Every global index is clamped into its buffer (rows, table columns, pages), so no input can make a block read
 or write outside the tensors it was given; the kernels are compiled without TileLang's bounds guards, which
@@ -58,12 +58,15 @@ def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: 
               lens_2d: T.int32, clean: T.int32):
         with T.Kernel(n_splits, n_groups, batch, threads=THREADS) as (bs, bg, bb):
             q_s, raw_s, k_s, ks_s, s, s3, lg, w = tile_buffers(N, D, BLOCK_T, ROWS, H, FP4)
+            len_s = T.alloc_shared([ROWS], "int32")  # once per block: simple stores lower much faster
             longest = T.alloc_local([1], "int32")
             cap = table_width * block_kv
             j0 = bg * ROWS
             longest[0] = 0
             for r in T.serial(ROWS):
                 longest[0] = T.max(longest[0], _row_length(Lens, bb, next_n, j0 + r, lens_2d, cap))
+            for r in T.Parallel(ROWS):
+                len_s[r] = _row_length(Lens, bb, next_n, j0 + r, lens_2d, cap)
             t_begin = bs * split_kv
             t_stop = T.min(t_begin + split_kv, width)
             n_iter = T.ceildiv(T.max(T.min(t_stop, longest[0]) - t_begin, 0), BLOCK_T)
@@ -96,7 +99,7 @@ def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: 
                     tok = t_begin + it * BLOCK_T + t
                     if j0 + r < next_n and tok < t_stop:
                         logit = lg[t, r] if FP4 else lg[t, r] * ks_s[t]
-                        valid = tok < _row_length(Lens, bb, next_n, j0 + r, lens_2d, cap)
+                        valid = tok < len_s[r]
                         Out[T.cast(bb * next_n + j0 + r, "int64") * stride_out + tok] = T.cast(
                             T.if_then_else(valid, logit, neg_inf()), OUT)
 

@@ -41,6 +41,10 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
                compressed: T.int32):
         with T.Kernel(T.ceildiv(seq_len, BLOCK_Q), n_chunks, threads=THREADS) as (bx, bc):
             q_s, raw_s, k_s, ks_s, s, s3, lg, w = tile_buffers(N, D, BLOCK_KV, BLOCK_Q, H, FP4)
+            # each row's valid keys [lo, hi) and column base, once per block: simple stores lower much faster
+            lo_s = T.alloc_shared([BLOCK_Q], "int64")
+            hi_s = T.alloc_shared([BLOCK_Q], "int64")
+            base_s = T.alloc_shared([BLOCK_Q], "int64")
             lo_key = T.alloc_local([1], "int64")
             hi_key = T.alloc_local([1], "int64")
             row0 = bx * BLOCK_Q
@@ -60,6 +64,12 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
                     hi_key[0] = T.max(hi_key[0], k_hi)
             tile_lo = T.if_then_else(hi_key[0] > 0, lo_key[0] // BLOCK_KV, c0 // BLOCK_KV)
             tile_hi = T.if_then_else(hi_key[0] > 0, T.ceildiv(hi_key[0], BLOCK_KV), c0 // BLOCK_KV)
+
+            for r in T.Parallel(BLOCK_Q):
+                row = T.min(row0 + r, seq_len - 1)
+                lo_s[r] = T.max(T.cast(KStart[row], "int64"), 0)
+                hi_s[r] = T.min(T.cast(KEnd[row], "int64"), T.cast(seq_len_kv, "int64"))
+                base_s[r] = T.if_then_else(compressed != 0, T.cast(KStart[row], "int64"), T.int64(0))
 
             if clean != 0:
                 for c in T.serial(T.ceildiv(c_end - c0, THREADS)):
@@ -88,11 +98,9 @@ def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREA
                     ks_s[t] = KS[T.min(T.cast((tile_lo + it) * BLOCK_KV + t, "int32"), seq_len_kv - 1)]
                 scores(raw_s, k_s, ks_s, q_s, w, s, s3, lg)
                 for r, t in T.Parallel(BLOCK_Q, BLOCK_KV):
-                    row = T.min(row0 + r, seq_len - 1)
                     key = (tile_lo + it) * BLOCK_KV + t
-                    valid = key >= T.max(T.cast(KStart[row], "int64"), 0) and key < T.min(
-                        T.cast(KEnd[row], "int64"), T.cast(seq_len_kv, "int64"))
-                    col = key - T.if_then_else(compressed != 0, T.cast(KStart[row], "int64"), T.int64(0))
+                    valid = key >= lo_s[r] and key < hi_s[r]
+                    col = key - base_s[r]
                     if row0 + r < seq_len and col >= c0 and col < c_end and (valid or compressed == 0):
                         logit = lg[t, r] if FP4 else lg[t, r] * ks_s[t]
                         Out[T.cast(row0 + r, "int64") * stride_out + col] = T.cast(
