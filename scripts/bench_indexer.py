@@ -5,9 +5,12 @@ Paged (decode) logits for B x context in {1x8K, 1x64K, 8x32K, 32x8K, 32x32K, 64x
 and 2, H=64, D=128, 64-token pages (the DeepSeek-V3.2 indexer), then the metadata, then ragged (prefill) logits
 for S x SKV in {2048x8192, 4096x32768, 8192x65536}. Providers: deepgemm (sgl-deep-gemm's SM90 kernels), triton
 (native FP8), triton-bytes (the SM80/86 path, forced), tilelang-sm120 (the TileLang family in SM120 instruction
-mode: SM120's mma.sync program compiled for sm_90a without wgmma), torch (the reference; small cases only).
-Times are medians with a cold L2 (testing/bench.py). Each provider's logits are checked against the first
-provider's on the valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
+mode: SM120's mma.sync program compiled for sm_90a without wgmma), sglang-tilelang (SGLang 0.5.23's
+``tilelang_fp8_paged_mqa_logits``, next_n 1 only, compiled in the same SM120 mode; see ``sglang_tilelang``),
+torch (the reference; small cases only). Times are medians with a cold L2 (testing/bench.py) of CUDA-graph
+replays, as a server runs the indexer (no host launch cost; ``--eager`` times plain calls; a provider that cannot
+be captured is timed eagerly and marked). Each provider's logits are checked against the first provider's on the
+valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import functools
 import importlib.metadata
+import importlib.util
 import os
 import pathlib
 import sys
+import types
 
 import torch
 
@@ -28,6 +34,7 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
+from sglang_sm120_dsa.testing.bench import graphed
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
@@ -42,9 +49,40 @@ def use(provider: str) -> None:
     os.environ["SGLANG_SM120_DSA_TILELANG_MODE"] = mode if impl == "tilelang" else "auto"
 
 
+@functools.cache
+def sglang_tilelang():
+    """SGLang 0.5.23's TileLang indexer module (``sglang/kernels/ops/attention/dsa/tilelang_kernel.py``), compiled
+    like this project's SM120 mode (no wgmma on Hopper). From an installed sglang, else from the file named by
+    ``$SGLANG_TILELANG_KERNEL`` (the GPU machines have no sglang, so the file is carried there from a local
+    install), with its two sglang imports (ROCm probes) answered False. Measured, never vendored."""
+    name = "sglang.kernels.ops.attention.dsa.tilelang_kernel"
+    if importlib.util.find_spec("sglang") is not None:
+        module = importlib.import_module(name)
+    else:
+        path = os.environ.get("SGLANG_TILELANG_KERNEL")
+        if not path:
+            raise RuntimeError("sglang-tilelang: no sglang installed and SGLANG_TILELANG_KERNEL is not set")
+        false = lambda: False  # noqa: E731
+        for stub, attrs in (("sglang.kernels.ops.quantization.fp8_kernel", {"is_fp8_fnuz": false}),
+                            ("sglang.srt.utils", {"is_hip": false, "is_gfx95_supported": false})):
+            sys.modules[stub] = types.SimpleNamespace(**attrs)
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    module.pass_configs["tl.disable_wgmma"] = True  # read when its kernel factory first runs
+    return module
+
+
 def paged_fns(provider, case, deep_gemm):
-    """(metadata fn, logits fn) for one provider on one case."""
+    """(metadata fn, logits fn) for one provider on one case, or None when the provider cannot run it."""
     args = (case.kv_cache, case.weights, case.context_lens, case.block_table)
+    if provider == "sglang-tilelang":  # one query token per request; 1-D lengths; no metadata
+        if case.next_n != 1:
+            return None
+        lens = case.context_lens.reshape(case.context_lens.shape[0], -1)[:, -1].contiguous()
+        fn = sglang_tilelang().tilelang_fp8_paged_mqa_logits
+        return (lambda: None), lambda: fn(case.q, case.kv_cache, case.weights, lens, case.block_table, None,
+                                          case.max_context_len, False)
     if provider == "deepgemm":
         meta_fn = lambda: deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())  # noqa
         meta = meta_fn()
@@ -62,11 +100,20 @@ def ragged_fn(provider, case, deep_gemm):
     return lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, False)
 
 
+def timed(fn, eager: bool, reps: int = 30) -> tuple[float, str]:
+    """(median seconds, "graph" or "eager"): graph replays unless ``eager`` or ``fn`` cannot be captured."""
+    replay = None if eager else graphed(fn)
+    if replay is None:
+        return bench(fn, reps=reps), "eager"
+    return bench(replay, reps=reps), "graph"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes,tilelang-sm120")
+    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes,tilelang-sm120,sglang-tilelang")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
     parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
+    parser.add_argument("--eager", action="store_true", help="time plain calls, not CUDA-graph replays")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("bench_indexer: needs a CUDA GPU", file=sys.stderr)
@@ -79,6 +126,12 @@ def main() -> int:
         except Exception as e:  # report and go on without it
             print(f"deepgemm unavailable ({type(e).__name__}: {e}); skipping it")
             providers.remove("deepgemm")
+    if "sglang-tilelang" in providers:
+        try:
+            sglang_tilelang()
+        except Exception as e:  # report and go on without it
+            print(f"sglang-tilelang unavailable ({type(e).__name__}: {e}); skipping it")
+            providers.remove("sglang-tilelang")
     gpu = torch.cuda.get_device_name()
     bw = copy_bandwidth()
     versions = f"torch {torch.__version__}, triton {importlib.metadata.version('triton')}"
@@ -101,7 +154,10 @@ def main() -> int:
             for provider in providers:
                 if provider == "torch" and tokens > 300_000:
                     continue
-                meta_fn, fn = paged_fns(provider, case, deep_gemm)
+                fns = paged_fns(provider, case, deep_gemm)
+                if fns is None:
+                    continue
+                meta_fn, fn = fns
                 out = fn()
                 out = out if isinstance(out, torch.Tensor) else torch.from_dlpack(out)
                 if first is None:
@@ -111,11 +167,11 @@ def main() -> int:
                     if not diff < 1e-5:
                         print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
                         failed = True
-                t = bench(fn)
-                t_meta = bench(meta_fn)
+                t, timing = timed(fn, args.eager)
+                t_meta = timed(meta_fn, args.eager)[0] if provider != "sglang-tilelang" else 0.0
                 rows.append(dict(op="paged", provider=provider, batch=batch, context=ctx, next_n=next_n, us=t * 1e6,
                                  metadata_us=t_meta * 1e6, gb_s=moved / t / 1e9, pct_copy_bw=100 * moved / t / bw,
-                                 tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, gpu=gpu))
+                                 tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing, gpu=gpu))
             del case
     for seq, seq_kv in RAGGED_CASES[:1] if args.quick else RAGGED_CASES:
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
@@ -123,7 +179,7 @@ def main() -> int:
         invalid = case.invalid_mask()
         first = None
         for provider in providers:
-            if provider == "torch":
+            if provider in ("torch", "sglang-tilelang"):
                 continue
             fn = ragged_fn(provider, case, deep_gemm)
             out = fn()
@@ -134,10 +190,10 @@ def main() -> int:
                 print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
                 failed = True
             del out
-            t = bench(fn, reps=10)
+            t, timing = timed(fn, args.eager, reps=10)
             rows.append(dict(op="ragged", provider=provider, batch=seq, context=seq_kv, next_n=1, us=t * 1e6,
                              metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
-                             gpu=gpu))
+                             timing=timing, gpu=gpu))
         del case, first
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
@@ -147,7 +203,8 @@ def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None
     base = providers[0]
     ref = {(r["op"], r["batch"], r["context"], r["next_n"]): r for r in rows if r["provider"] == base}
     head = "".join(f" | {p:>12s} us  x{base[:2]}" for p in providers)
-    print(f"\n{'paged  B x ctx   next_n':28s}{head} | meta us (per provider) | best GB/s  %copy")
+    print("\ntimes: CUDA-graph replays, except where marked e (eager calls)")
+    print(f"{'paged  B x ctx   next_n':28s}{head} | meta us (per provider) | best GB/s  %copy")
     for key in [k for k in ref if k[0] == "paged"]:
         cells, metas, best = "", "", None
         for p in providers:
@@ -156,7 +213,8 @@ def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None
             if r is None:
                 cells += f" | {'-':>15s}     "
                 continue
-            cells += f" | {r['us']:12.1f}   {ref[key]['us'] / r['us']:4.2f}"
+            mark = "e" if r["timing"] == "eager" else " "
+            cells += f" | {r['us']:12.1f}{mark}  {ref[key]['us'] / r['us']:4.2f}"
             metas += f" {r['metadata_us']:5.1f}"
             if p != base and (best is None or r["us"] < best["us"]):
                 best = r

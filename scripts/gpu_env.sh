@@ -12,3 +12,9 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.lo
   || echo "editable install failed (see install.log); using PYTHONPATH"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 -c "import torch, triton; print('torch', torch.__version__, 'triton', triton.__version__)" | tee -a "$OUT/gpu.txt"
+# SGLang's TileLang indexer kernel for the benchmark's sglang-tilelang column (the GPU machines have no sglang): carry
+# a copy from a local SGLang 0.5.23 install as .devcarry/sglang_tilelang_kernel.py
+# (sglang/kernels/ops/attention/dsa/tilelang_kernel.py).
+if [ -f .devcarry/sglang_tilelang_kernel.py ] && [ -z "${SGLANG_TILELANG_KERNEL:-}" ]; then
+  export SGLANG_TILELANG_KERNEL=$PWD/.devcarry/sglang_tilelang_kernel.py
+fi

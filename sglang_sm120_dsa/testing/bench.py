@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "copy_bandwidth"]
+__all__ = ["bench", "copy_bandwidth", "graphed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -40,6 +40,20 @@ def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seco
             break
     times.sort()
     return times[len(times) // 2]
+
+
+def graphed(fn: Callable[[], object]) -> Callable[[], object] | None:
+    """``fn`` captured in a CUDA graph (its replay has no host launch cost, as in a server), or None when ``fn``
+    cannot be captured. ``fn`` runs once first, so compilation and first-use allocations happen outside capture."""
+    fn()
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    try:
+        with torch.cuda.graph(graph):
+            fn()
+    except Exception:  # not capturable: the caller times it eagerly
+        return None
+    return graph.replay
 
 
 def copy_bandwidth(num_bytes: int = 2 << 30) -> float:
