@@ -1,6 +1,7 @@
 """Doctor: ``python -m sglang_sm120_dsa``.
 
-Prints the environment, the implementation ``auto`` picks for every op on this machine's device and why, checks
+Prints the environment, the implementation ``auto`` picks for every op on this machine's device and why, the
+start-up compile time of its kernels (what a server pays before CUDA-graph capture on a cold cache), checks
 every available implementation against an oracle (the float64 brute force for the reference, the reference for
 the kernel families), and times a small benchmark. Exits non-zero if any check fails. Runs on CPU-only machines.
 """
@@ -182,6 +183,25 @@ def self_check(device: torch.device) -> bool:
     return ok
 
 
+def compile_time(device: torch.device, num_heads: int = 64) -> bool:
+    """Time ``warmup`` of the auto-chosen family for one head count (DeepSeek-V3.2's indexer: 64): every variant a
+    server with that model compiles before capture. Cold (an empty TileLang/Triton cache) this is the first start's
+    cost; warm it is the cache lookups."""
+    if device.type != "cuda":
+        print("\nstart-up compile: no GPU, nothing to compile")
+        return True
+    impl = dispatch.resolve("fp8_paged_mqa_logits", device).impl
+    print(f"\nstart-up compile ({impl}, H={num_heads}):", flush=True)
+    t0 = time.perf_counter()
+    try:
+        count = ops.warmup(device, num_heads, progress=lambda line: print(f"  {line}", flush=True))
+    except Exception as e:  # report and go on: the doctor must show every failure
+        print(f"  FAIL  {type(e).__name__}: {e}")
+        return False
+    print(f"  {count} variants ready in {time.perf_counter() - t0:.1f} s (seconds when the compile cache is warm)")
+    return True
+
+
 def _time(fn: Callable[[], object], device: torch.device, min_seconds: float = 0.3) -> float:
     """Median seconds per call: on CUDA the benchmark's timer (cold L2, GPU time; see testing/bench.py), on the CPU
     the wall clock after a warm-up call."""
@@ -225,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sglang_sm120_dsa", description=__doc__.splitlines()[0])
     parser.add_argument("--device", help="cpu or cuda[:N] (default: cuda if available, else cpu)")
     parser.add_argument("--no-bench", action="store_true", help="skip the benchmark")
+    parser.add_argument("--no-compile", action="store_true", help="skip the start-up compile (warmup) timing")
     args = parser.parse_args(argv)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda" and device.index is None:
@@ -232,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print_environment(device)
     ok = print_dispatch(device)
+    if not args.no_compile:
+        ok &= compile_time(device)
     ok &= self_check(device)
     if ok and not args.no_bench:
         benchmark(device)
