@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import torch
 
@@ -25,6 +26,7 @@ def test_doctor_runs_and_reports_the_reference_healthy() -> None:
     for op in dispatch.OPS:
         assert f"  {op}" in out
     assert out.count(" PASS ") >= 7 and " FAIL " not in out
+    assert "start-up compile" in out
     assert "benchmark on" in out and " us " in out
     assert out.rstrip().splitlines()[-1].startswith("OK: sglang-sm120-dsa")
 
@@ -44,3 +46,27 @@ def test_doctor_fails_on_a_wrong_implementation(monkeypatch, capsys) -> None:
         dispatch._decide.cache_clear()
     out = capsys.readouterr().out
     assert " FAIL " in out and "FAILED: sglang-sm120-dsa" in out
+
+
+def test_doctor_times_the_startup_compile_and_reports_its_failure(monkeypatch, capsys) -> None:
+    """On a GPU the doctor runs the chosen family's warmup for 64 heads and prints its time (or the failure)."""
+    monkeypatch.setattr(doctor.dispatch, "resolve", lambda op, device: SimpleNamespace(impl="tilelang"))
+    seen = []
+
+    def warmup(device, num_heads, progress):
+        seen.append(num_heads)
+        progress("compiled 1/27: paged[...] (1 s)")
+        return 27
+
+    monkeypatch.setattr(doctor.ops, "warmup", warmup)
+    assert doctor.compile_time(torch.device("cuda", 0))
+    out = capsys.readouterr().out
+    assert seen == [64] and "start-up compile (tilelang, H=64)" in out and "compiled 1/27" in out
+    assert "27 variants ready in" in out
+
+    def broken(device, num_heads, progress):
+        raise RuntimeError("nvcc not found")
+
+    monkeypatch.setattr(doctor.ops, "warmup", broken)
+    assert not doctor.compile_time(torch.device("cuda", 0))
+    assert "FAIL  RuntimeError: nvcc not found" in capsys.readouterr().out
