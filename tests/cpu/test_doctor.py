@@ -67,6 +67,10 @@ def test_doctor_times_the_startup_compile_and_reports_its_failure(monkeypatch, c
     def broken(device, num_heads, progress):
         raise RuntimeError("nvcc not found")
 
+    monkeypatch.setattr(doctor.ops, "warmup", lambda device, num_heads, progress: 0)
+    assert doctor.compile_time(torch.device("cuda", 0))
+    assert "tilelang has no warmup step" in capsys.readouterr().out
+
     monkeypatch.setattr(doctor.ops, "warmup", broken)
     assert not doctor.compile_time(torch.device("cuda", 0))
     assert "FAIL  RuntimeError: nvcc not found" in capsys.readouterr().out
