@@ -2,8 +2,8 @@
 ``cp.async``), the default on SM120/121 (RTX PRO 6000, RTX 5090, DGX Spark).
 
 On Hopper, ``SGLANG_SM120_DSA_TILELANG_MODE=sm120`` compiles the same kernels for ``sm_90a`` without wgmma, so
-SM120's instruction path is tested and measured there. MXFP4 is decoded to bf16 in shared memory (exact) and
-multiplied on bf16 ``mma.sync``. See ``config.py`` for targets and compiler settings.
+SM120's instruction path is tested and measured there. MXFP4 is decoded to bf16 (exact; the keys straight into
+the MMA's register fragment) and multiplied on bf16 ``mma.sync``. See ``config.py`` for targets and compiler settings.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ import torch
 from .. import configs as tables
 from .. import dispatch
 from .. import envs
+from .._checks import MAX_NEXT_N
 from ..errors import ImplementationError
 
 TILELANG_VERSION = "0.1.15"  # the version these kernels are written and tested against (the `tilelang` extra)
@@ -27,7 +28,7 @@ SUPPORTED_ARCHS = (89, 90, 120, 121)  # FP8 mma.sync exists from SM89 on; SM100'
 PASS_CONFIGS = {"tl.disable_tma_lower": True, "tl.disable_warp_specialized": True,
                 "tl.disable_safe_memory_legalize": True, "tl.UnrollLoop": {"explicit_unroll": True}}
 
-MAX_ROWS = 8  # MAX_NEXT_N: rows of one request in a paged block
+MAX_ROWS = MAX_NEXT_N  # rows of one request in a paged block
 # Launch sizes when the arch has no table: fit 99 KB of shared memory (SM120) with room to spare. 128-token tiles on
 # 4 warps give each warp 32 key rows against all query columns: where FP8 mma.sync is emulated (Hopper in SM120
 # mode: every MMA converts both operands to fp16) that is 1.6-1.8x fewer conversions per MMA than 64-token tiles,

@@ -52,8 +52,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor) -> None:
                                                  sizes), arch, sm120)
     dq = call.head_dim // 2 if call.is_fp4 else call.head_dim
     kv, page = call.kv_cache, page_bytes(call.block_kv, call.head_dim, call.is_fp4)
-    kv_bytes = kv.view(torch.uint8).as_strided(((call.num_blocks - 1) * kv.stride(0) + page,), (1,),
-                                               kv.storage_offset())
+    kv_bytes = _span(kv.view(torch.uint8), call.num_blocks, page, kv.stride(0))
     scales = kv_bytes.view(torch.int32 if call.is_fp4 else torch.float32)
     q_sf = call.q_sf.reshape(-1) if call.is_fp4 else call.context_lens.reshape(-1)  # unread placeholder for FP8
     table = call.block_table

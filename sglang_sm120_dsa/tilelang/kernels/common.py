@@ -33,16 +33,22 @@ def mxfp4_element(byte, word, d):
     return T.cast(e2m1_times(code, ue8m0(word, d // 32)), "bfloat16")
 
 
+def row_types(D: int, FP4: bool) -> tuple[int, str, str]:
+    """(bytes per key or query row, value dtype, key-scale dtype) of the FP8 or MXFP4 layout."""
+    return (D // 2, "uint8", "int32") if FP4 else (D, "float8_e4m3", "float32")
+
+
 def tile_buffers(N: int, D: int, BLOCK: int, ROWS: int, H: int, FP4: bool):
     """The buffers of one key tile against ``ROWS * H = N`` query columns, allocated in the calling kernel:
     queries, raw key bytes, MMA keys (the raw bytes themselves for FP8; bf16 registers for MXFP4), key scales,
     scores ``[BLOCK, N]`` (and as ``[BLOCK, ROWS, H]``), per-row logits ``[BLOCK, ROWS]`` and head weights."""
     operand = "bfloat16" if FP4 else "float8_e4m3"
+    row_bytes, value, scale = row_types(D, FP4)
     q_s = T.alloc_shared([N, D], operand)
-    raw_s = T.alloc_shared([BLOCK, D // 2 if FP4 else D], "uint8" if FP4 else "float8_e4m3")
+    raw_s = T.alloc_shared([BLOCK, row_bytes], value)
     # MXFP4 keys are decoded straight into the MMA's register fragment: no shared-memory round trip
     k_s = T.alloc_fragment([BLOCK, D], operand) if FP4 else raw_s
-    ks_s = T.alloc_shared([BLOCK], "int32" if FP4 else "float32")
+    ks_s = T.alloc_shared([BLOCK], scale)
     s = T.alloc_fragment([BLOCK, N], "float32")
     lg = T.alloc_fragment([BLOCK, ROWS], "float32")
     w = T.alloc_fragment([ROWS, H], "float32")

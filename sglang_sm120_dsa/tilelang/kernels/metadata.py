@@ -11,7 +11,7 @@ thread binary-searches the scan for the schedule rows it owns (``s = tid, tid + 
 # No `from __future__ import annotations`: TileLang evaluates the T.Tensor annotations when it parses the kernel.
 import tilelang.language as T
 
-MAX_NEXT_N = 8
+from ..._checks import MAX_NEXT_N
 
 
 def _slot_tasks(lens, b, batch, cols, split_kv):

@@ -10,7 +10,8 @@ length; with ``clean`` it also writes ``-inf`` on the rest of its columns, so no
 Per ``BLOCK_T`` tile: the key bytes are gathered through the block table with 16-byte ``cp.async`` (64-bit page
 offsets; the page stride is passed in 16-byte units so that the vector width is provable), then
 ``T.gemm(keys [BLOCK_T, D], queries [ROWS * H, D]^T)`` on ``mma.sync`` (FP8 m16n8k32; MXFP4 keys decoded to bf16
-straight into the MMA's register fragment, m16n8k16), ``relu``, head weights, a sum over heads and the per-token key scale.
+straight into the MMA's register fragment, m16n8k16), ``relu``, head weights, a sum over heads and the per-token
+key scale.
 
 Every global index is clamped into its buffer (rows, table columns, pages), so no input can make a block read
 or write outside the tensors it was given; the kernels are compiled without TileLang's bounds guards, which
@@ -22,6 +23,7 @@ import tilelang.language as T
 
 from .common import mxfp4_element
 from .common import neg_inf
+from .common import row_types
 from .common import tile_buffers
 from .common import tile_scores
 
@@ -35,9 +37,7 @@ def _row_length(lens, b, next_n, j, lens_2d, cap):
 
 def paged_kernel(H: int, D: int, ROWS: int, BLOCK_T: int, THREADS: int, STAGES: int, FP4: bool, OUT: str):
     N = ROWS * H
-    DQ = D // 2 if FP4 else D  # bytes per (token or head) row
-    value = "uint8" if FP4 else "float8_e4m3"
-    scale = "int32" if FP4 else "float32"
+    DQ, value, scale = row_types(D, FP4)  # DQ: bytes per (token or head) row
     scores = tile_scores(D, BLOCK_T, ROWS, H, FP4)
     q_len = T.dynamic("q_len")
     qsf_len = T.dynamic("qsf_len")

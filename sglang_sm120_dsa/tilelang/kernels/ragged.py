@@ -14,6 +14,7 @@ import tilelang.language as T
 
 from .common import mxfp4_element
 from .common import neg_inf
+from .common import row_types
 from .common import tile_buffers
 from .common import tile_scores
 
@@ -21,9 +22,7 @@ from .common import tile_scores
 def ragged_kernel(H: int, D: int, BLOCK_Q: int, BLOCK_KV: int, CHUNK: int, THREADS: int, STAGES: int, FP4: bool,
                   OUT: str):
     N = BLOCK_Q * H
-    DQ = D // 2 if FP4 else D
-    value = "uint8" if FP4 else "float8_e4m3"
-    scale = "int32" if FP4 else "float32"
+    DQ, value, scale = row_types(D, FP4)
     scores = tile_scores(D, BLOCK_KV, BLOCK_Q, H, FP4)
     q_len = T.dynamic("q_len")
     qsf_len = T.dynamic("qsf_len")
