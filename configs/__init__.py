@@ -1,11 +1,13 @@
 """Tuning tables, installed as ``sglang_sm120_dsa.configs`` (see README.md here); read with importlib.resources.
 
-The loader and the bucket lookup every kernel family uses: ``configs/<op>/<family>/sm_<arch>.json``."""
+The loader and the bucket lookup every kernel family uses: ``configs/<op>/<family>/sm_<arch>.json``; and the
+writer the tuning scripts use."""
 
 from __future__ import annotations
 
 import json
 import logging
+import pathlib
 from importlib import resources
 
 logger = logging.getLogger("sglang_sm120_dsa")
@@ -33,3 +35,12 @@ def pick(buckets: dict | None, tokens: float, default: dict) -> dict:
         return dict(default)
     bounds = sorted(buckets, key=float)
     return {**default, **buckets[next((b for b in bounds if tokens <= float(b)), bounds[-1])]}
+
+
+def save(out_dir: pathlib.Path, op: str, family: str, arch: int, table: dict) -> pathlib.Path:
+    """Write a tuning script's table as ``<op>__<family>__sm_<arch>.json`` in ``out_dir`` (flat: the GPU machines
+    return no nested folders; it ships as ``configs/<op>/<family>/sm_<arch>.json``)."""
+    path = out_dir / f"{op}__{family}__sm_{arch}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(table, indent=1) + "\n")
+    return path

@@ -32,9 +32,8 @@ import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
-from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
-from sglang_sm120_dsa.testing.bench import graphed
+from sglang_sm120_dsa.testing.bench import timed
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
@@ -100,14 +99,6 @@ def ragged_fn(provider, case, deep_gemm):
     return lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, False)
 
 
-def timed(fn, eager: bool, reps: int = 30) -> tuple[float, str]:
-    """(median seconds, "graph" or "eager"): graph replays unless ``eager`` or ``fn`` cannot be captured."""
-    replay = None if eager else graphed(fn)
-    if replay is None:
-        return bench(fn, reps=reps), "eager"
-    return bench(replay, reps=reps), "graph"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--providers", default="deepgemm,triton,triton-bytes,tilelang-sm120,sglang-tilelang")
@@ -167,8 +158,8 @@ def main() -> int:
                     if not diff < 1e-5:
                         print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
                         failed = True
-                t, timing = timed(fn, args.eager)
-                t_meta = timed(meta_fn, args.eager)[0] if provider != "sglang-tilelang" else 0.0
+                t, timing = timed(fn, eager=args.eager)
+                t_meta = timed(meta_fn, eager=args.eager)[0] if provider != "sglang-tilelang" else 0.0
                 rows.append(dict(op="paged", provider=provider, batch=batch, context=ctx, next_n=next_n, us=t * 1e6,
                                  metadata_us=t_meta * 1e6, gb_s=moved / t / 1e9, pct_copy_bw=100 * moved / t / bw,
                                  tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing, gpu=gpu))
@@ -190,7 +181,7 @@ def main() -> int:
                 print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
                 failed = True
             del out
-            t, timing = timed(fn, args.eager, reps=10)
+            t, timing = timed(fn, eager=args.eager, reps=10)
             rows.append(dict(op="ragged", provider=provider, batch=seq, context=seq_kv, next_n=1, us=t * 1e6,
                              metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
                              timing=timing, gpu=gpu))

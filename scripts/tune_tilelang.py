@@ -2,11 +2,11 @@
 """Tune the TileLang paged kernel's split size (``split_kv``, a runtime value: no recompilation) per batch size.
 
 For each batch bucket, times the paged FP8 logits (H=64, D=128, 64-token pages, next_n 1 and 2) at every candidate
-split with the compiled tile sizes, as CUDA-graph replays with a cold L2 (testing/bench.py), checks that every
-split gives the same logits, and writes ``configs/paged_mqa_logits/tilelang/sm_<arch>.json`` under ``--out``
-(copy it into ``configs/`` to ship it). The split with the lowest time summed over next_n wins. Prints one line
-per case. Needs a CUDA GPU; on Hopper run it in SM120 mode (``SGLANG_SM120_DSA_TILELANG_MODE=sm120``, the
-default here), which is what the sm_90 table serves.
+split with the compiled tile sizes, as CUDA-graph replays with a cold L2 (testing/bench.py), checks that every split
+gives the same logits, and writes ``paged_mqa_logits__tilelang__sm_<arch>.json`` under ``--out`` (ship it as
+``configs/paged_mqa_logits/tilelang/sm_<arch>.json``). The split with the lowest time summed over next_n wins.
+Prints one line per case. Needs a CUDA GPU; on Hopper run it in SM120 mode
+(``SGLANG_SM120_DSA_TILELANG_MODE=sm120``, the default here), which is what the sm_90 table serves.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import argparse
 import datetime
 import functools
 import importlib.metadata
-import json
 import os
 import pathlib
 import sys
@@ -26,9 +25,9 @@ os.environ["SGLANG_SM120_DSA_IMPL"] = "tilelang"
 import torch  # noqa: E402
 
 import sglang_sm120_dsa as dsa  # noqa: E402
+from sglang_sm120_dsa import configs as tables  # noqa: E402
 from sglang_sm120_dsa.testing import make_paged_case  # noqa: E402
-from sglang_sm120_dsa.testing.bench import bench  # noqa: E402
-from sglang_sm120_dsa.testing.bench import graphed  # noqa: E402
+from sglang_sm120_dsa.testing.bench import timed  # noqa: E402
 from sglang_sm120_dsa.tilelang import config  # noqa: E402
 
 # (batch, average context): the batch is the table's key; contexts as in the benchmark
@@ -69,7 +68,7 @@ def main() -> int:
                 elif not torch.equal(out, first):
                     print(f"split {split} changed the logits of B={batch} next_n={next_n}", file=sys.stderr)
                     return 1
-                t = bench(graphed(fn))
+                t = timed(fn)[0]
                 totals[split] += t
                 row += f"  {t * 1e6:14.1f}"
             print(row, flush=True)
@@ -77,10 +76,7 @@ def main() -> int:
         tuned["batch"][str(batch)] = {"split_kv": best}
         print(f"  B <= {batch}: split_kv {best}", flush=True)
     config.PAGED_DEFAULT = base
-    path = args.out / "configs" / "paged_mqa_logits" / "tilelang" / f"sm_{arch}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(tuned, indent=1) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {tables.save(args.out, 'paged_mqa_logits', 'tilelang', arch, tuned)}")
     return 0
 
 

@@ -15,7 +15,6 @@ import argparse
 import datetime
 import importlib.metadata
 import itertools
-import json
 import math
 import os
 import pathlib
@@ -24,6 +23,7 @@ import sys
 import torch
 
 from sglang_sm120_dsa import _checks
+from sglang_sm120_dsa import configs as tables
 from sglang_sm120_dsa.layout import new_logits
 from sglang_sm120_dsa.layout import paged_logits_row_stride
 from sglang_sm120_dsa.layout import ragged_logits_row_stride
@@ -164,11 +164,7 @@ def main() -> int:
     for op, fn, key in (("paged", tune_paged, "paged_mqa_logits"), ("ragged", tune_ragged, "mqa_logits")):
         if op not in args.ops.split(","):
             continue
-        table = {"_meta": meta, **fn(arch)}
-        path = args.out / f"{key}__triton__sm_{arch}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(table, indent=1) + "\n")
-        print(f"wrote {path}")
+        print(f"wrote {tables.save(args.out, key, 'triton', arch, {'_meta': meta, **fn(arch)})}")
     return 0
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "copy_bandwidth", "graphed"]
+__all__ = ["bench", "copy_bandwidth", "graphed", "timed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -54,6 +54,15 @@ def graphed(fn: Callable[[], object]) -> Callable[[], object] | None:
     except Exception:  # not capturable: the caller times it eagerly
         return None
     return graph.replay
+
+
+def timed(fn: Callable[[], object], *, eager: bool = False, reps: int = 30) -> tuple[float, str]:
+    """(median seconds, "graph" or "eager"): :func:`bench` of ``fn``'s CUDA-graph replays, or of plain calls when
+    ``eager`` or when ``fn`` cannot be captured."""
+    replay = None if eager else graphed(fn)
+    if replay is None:
+        return bench(fn, reps=reps), "eager"
+    return bench(replay, reps=reps), "graph"
 
 
 def copy_bandwidth(num_bytes: int = 2 << 30) -> float:

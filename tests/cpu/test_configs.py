@@ -64,3 +64,29 @@ def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) 
     assert "sm_120.json is not tuned on this arch" in messages and "no Triton tuning table" in messages
     assert "sm_90.json is not tuned" not in messages
     assert config.paged_family(90, 1)["split_kv"] <= config.paged_family(90, 10_000)["split_kv"] * 8
+
+
+def test_tilelang_tables_are_valid() -> None:
+    """The TileLang tables only set launch sizes the family knows; a split is a whole number of tiles."""
+    from sglang_sm120_dsa.tilelang import config as tilelang_config
+
+    paths = sorted(ROOT.glob("*/tilelang/sm_*.json"))
+    assert paths, "no TileLang table"
+    for path in paths:
+        data = json.loads(path.read_text())
+        assert data["_meta"]["tuned"] is True and data["_meta"]["generated_by"] == "scripts/tune_tilelang.py"
+        assert path.parent.parent.name == "paged_mqa_logits" and set(data) == {"_meta", "batch"}
+        for bucket, entry in data["batch"].items():
+            assert float(bucket) > 0 and set(entry) <= set(tilelang_config.PAGED_DEFAULT), (path, bucket)
+            sizes = {**tilelang_config.PAGED_DEFAULT, **entry}
+            assert sizes["split_kv"] % sizes["block_t"] == 0, (path, bucket)
+
+
+def test_save_writes_what_the_loader_ships(tmp_path) -> None:
+    """The tuning scripts' writer: a flat name (GPU machines return no nested folders) and the table as JSON."""
+    from sglang_sm120_dsa import configs as tables
+
+    table = {"_meta": {"tuned": True}, "batch": {"8": {"split_kv": 1024}}}
+    path = tables.save(tmp_path / "out", "paged_mqa_logits", "tilelang", 90, table)
+    assert path == tmp_path / "out" / "paged_mqa_logits__tilelang__sm_90.json"
+    assert json.loads(path.read_text()) == table
