@@ -24,6 +24,16 @@ class EnvVar:
         value = os.environ.get(self.name, "").strip().lower()
         return value or self.default
 
+    def choice(self) -> str:
+        """The value, which must be one of ``choices`` (ImplementationError naming them otherwise): for variables
+        whose consumer has nothing to add to that message."""
+        value = self.get()
+        if value not in self.choices:
+            from .errors import ImplementationError
+
+            raise ImplementationError(f"{self.name}={value!r} is not valid: choose one of {', '.join(self.choices)}")
+        return value
+
 
 IMPL = EnvVar(
     "SGLANG_SM120_DSA_IMPL",

@@ -18,7 +18,6 @@ from .. import configs as tables
 from .. import dispatch
 from .. import envs
 from .._checks import MAX_NEXT_N
-from ..errors import ImplementationError
 
 TILELANG_VERSION = "0.1.15"  # the version these kernels are written and tested against (the `tilelang` extra)
 SUPPORTED_ARCHS = (89, 90, 120, 121)  # FP8 mma.sync exists from SM89 on; SM100's MMA path is not this family's
@@ -44,11 +43,7 @@ def arch_of(device: torch.device) -> int:
 
 
 def mode() -> str:
-    value = envs.TILELANG_MODE.get()
-    if value not in envs.TILELANG_MODE.choices:
-        raise ImplementationError(f"{envs.TILELANG_MODE.name}={value!r} is not valid: choose one of "
-                                  f"{', '.join(envs.TILELANG_MODE.choices)}")
-    return value
+    return envs.TILELANG_MODE.choice()
 
 
 def unsupported(arch: int) -> str | None:

@@ -60,10 +60,7 @@ def fp8_mode(device: torch.device) -> int:
     """The FP8 operand mode for ``device``, honouring ``SGLANG_SM120_DSA_TRITON_FP8``."""
     arch = arch_of(device)
     native_ok = native_fp8(arch)
-    forced = envs.TRITON_FP8.get()
-    if forced not in envs.TRITON_FP8.choices:
-        raise ImplementationError(f"{envs.TRITON_FP8.name}={forced!r} is not valid: choose one of "
-                                  f"{', '.join(envs.TRITON_FP8.choices)}")
+    forced = envs.TRITON_FP8.choice()
     if forced == "bytes" or (forced == "auto" and not native_ok):
         return MODE_BYTES.value
     if not native_ok:

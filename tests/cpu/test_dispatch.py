@@ -264,3 +264,14 @@ def test_forced_family_on_a_simulated_gpu(simulate_gpu, impl_env) -> None:
                for c in decision.choices.values())
     impl_env("triton")
     assert families(simulate_gpu((9, 0))) == {"triton"}
+
+
+def test_env_choice_is_validated_with_the_choices_named(monkeypatch) -> None:
+    from sglang_sm120_dsa import envs
+
+    monkeypatch.setenv("SGLANG_SM120_DSA_TILELANG_MODE", " SM120 ")
+    assert envs.TILELANG_MODE.choice() == "sm120"
+    monkeypatch.setenv("SGLANG_SM120_DSA_TILELANG_MODE", "sm100")
+    with pytest.raises(ImplementationError, match=r"SGLANG_SM120_DSA_TILELANG_MODE='sm100' is not valid: choose one "
+                                                  r"of auto, sm120"):
+        envs.TILELANG_MODE.choice()
