@@ -8,6 +8,13 @@ if [ -f .devcarry/site.tar.xz ]; then
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
+# SGLang 0.5.23 (scripts/make_sglang_bundle.sh) for tests/gpu/test_sglang_on_gpu.py only, which puts it on its SGLang
+# process's path: on everyone's path its pinned packages would shadow the image's.
+if [ -f .devcarry/sglang_site.tar.xz ]; then
+  mkdir -p /tmp/sglang_site && tar -C /tmp/sglang_site -xJf .devcarry/sglang_site.tar.xz
+  export SGLANG_SM120_DSA_TEST_SGLANG_SITE=/tmp/sglang_site/sglang
+  python3 -c "import deep_gemm" 2>/dev/null || export PYTHONPATH=$PYTHONPATH:/tmp/sglang_site/deep_gemm
+fi
 python3 -m pip install -q --no-deps --no-build-isolation -e . > "$OUT/install.log" 2>&1 \
   || echo "editable install failed (see install.log); using PYTHONPATH"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"

@@ -2,6 +2,8 @@
 # The whole GPU suite in one command, for a lent H100/H200 (or any CUDA machine):
 #   bash scripts/run_gpu_suite.sh            (in the repository root; results under $OUT, default ./out)
 # Unpacks the TileLang/DeepGEMM bundle if it was carried (.devcarry/site.tar.xz, from ../shared/device/make_bundle.sh),
+# or the SGLang/DeepGEMM one (.devcarry/sglang_site.tar.xz, scripts/make_sglang_bundle.sh) that
+# tests/gpu/test_sglang_on_gpu.py needs; together they pass the 64 MiB carry limit, so that test gets its own call.
 # installs this package without dependencies, runs the doctor on the GPU, both test tiers (tests/gpu compares with
 # DeepGEMM on SM90) and records DeepGEMM's metadata golden vectors.
 set -uo pipefail
