@@ -9,9 +9,11 @@ GPU (the CPU tests' SASS checks), cached under ``~/.cache/sglang-sm120-dsa/tilel
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import functools
 import hashlib
 import importlib.metadata
+import logging
 import multiprocessing
 import os
 import pathlib
@@ -99,9 +101,23 @@ def jit(variant: Variant, arch: int, sm120_mode: bool):
     from tvm.target import Target
 
     target = Target(config.target(arch))
-    with target:
+    with target, _quiet_tilelang():
         return tilelang.compile(variant.build(), target=target, execution_backend="tvm_ffi",
                                 pass_configs=config.pass_configs(arch, sm120_mode))
+
+
+@contextlib.contextmanager
+def _quiet_tilelang():
+    """TileLang logs two INFO lines per kernel it compiles, which would bury warmup's progress lines; its default
+    INFO level is raised to WARNING meanwhile (a level the user chose is kept)."""
+    logger = logging.getLogger("tilelang")
+    level = logger.level
+    if level == logging.INFO:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _cache_dir() -> pathlib.Path:

@@ -12,6 +12,7 @@ hash, so only changed kernels recompile and a warm run takes seconds."""
 
 from __future__ import annotations
 
+import logging
 import os
 import pathlib
 import shutil
@@ -122,3 +123,18 @@ def test_sm120_mode_disables_wgmma_only_on_hopper() -> None:
     assert "tl.disable_wgmma" not in config.pass_configs(90, False)
     assert config.pass_configs(120, True) == {**config.PASS_CONFIGS}
     assert config.target(120) == {"kind": "cuda", "arch": "sm_120a"}
+
+
+@pytest.mark.parametrize("level", [logging.INFO, logging.DEBUG, logging.ERROR])
+def test_compiles_quiet_tilelang_default_info_only(level) -> None:
+    """TileLang's two INFO lines per compile are hidden during our compiles; a level the user set is kept."""
+    logger = logging.getLogger("tilelang")
+    saved = logger.level
+    logger.setLevel(level)
+    try:
+        with variants._quiet_tilelang():
+            inside = logger.level
+        assert inside == (logging.WARNING if level == logging.INFO else level)
+        assert logger.level == level
+    finally:
+        logger.setLevel(saved)
