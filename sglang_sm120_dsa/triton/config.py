@@ -29,8 +29,17 @@ logger = logging.getLogger("sglang_sm120_dsa")
 
 ATOM = 8  # rows per paged task: every next_n (<= 8) row of a request, or up to 8 varlen tokens of one request
 MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.value: "fp4"}
-# The small kernels have one variant each. NEXT_N_P2: the metadata kernel reads up to 8 (MAX_NEXT_N) lengths a row.
+# NEXT_N_P2: the metadata kernel reads up to 8 (MAX_NEXT_N) lengths a row. It reads B_CHUNK slots per pass: one
+# pass is fastest, but a wider chunk costs more when the batch is small (H200, graph replays: B <= 128 takes 5.1-5.3
+# us with 128-slot chunks, 5.7-6.0 with 256, 6.9-7.1 with 512; B=256 7.9 / 5.8 / 6.9 us; B=512 13.1 / 9.4 / 7.2 us),
+# so the batch (a shape) picks the narrowest chunk that holds it.
 METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "B_CHUNK": 128, "NEXT_N_P2": 8}
+METADATA_B_CHUNKS = (128, 256, 512)
+
+
+def metadata_constexprs(num_slots: int) -> dict:
+    chunk = next((c for c in METADATA_B_CHUNKS if num_slots <= c), METADATA_B_CHUNKS[-1])
+    return {**METADATA_CONSTEXPRS, "B_CHUNK": chunk}
 CLEAN_BLOCK = 1024
 
 # Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), by arch.

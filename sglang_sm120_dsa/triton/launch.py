@@ -17,9 +17,9 @@ from .._checks import PagedCall
 from .._checks import RaggedCall
 from .config import ATOM
 from .config import CLEAN_BLOCK
-from .config import METADATA_CONSTEXPRS
 from .config import arch_of
 from .config import fp8_mode
+from .config import metadata_constexprs
 from .config import paged_family
 from .config import paged_tiles
 from .config import ragged_block_q
@@ -60,14 +60,18 @@ def _options(tiles: dict) -> dict:
     return options
 
 
-def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
+def get_paged_mqa_logits_metadata(call: MetadataCall, b_chunk: int | None = None) -> torch.Tensor:
+    """The schedule; ``b_chunk`` overrides the slots per pass chosen by the batch size (warmup)."""
     family = paged_family(arch_of(call.context_lens.device), call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
-    grid = (triton.cdiv(call.num_sms + 1, METADATA_CONSTEXPRS["SM_TILE"]),)
+    constexprs = metadata_constexprs(call.batch)
+    if b_chunk is not None:
+        constexprs["B_CHUNK"] = b_chunk
+    grid = (triton.cdiv(call.num_sms + 1, constexprs["SM_TILE"]),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, family["split_kv"], **METADATA_CONSTEXPRS)
+        call.num_sms, family["split_kv"], **constexprs)
     return meta
 
 

@@ -17,7 +17,8 @@ from .._checks import RAGGED_FP8_HEAD_DIMS
 from .._checks import SUPPORTED_HEADS
 from .config import ATOM
 from .config import CLEAN_BLOCK
-from .config import METADATA_CONSTEXPRS
+from .config import METADATA_B_CHUNKS
+from .config import metadata_constexprs
 from .config import native_fp8
 from .config import paged_tiles
 from .config import ragged_block_q
@@ -90,6 +91,5 @@ def ragged_variants(arch: int | None) -> list[Variant]:
 
 
 def kernel_variants(arch: int | None) -> list[Variant]:
-    meta = tuple(METADATA_CONSTEXPRS.items())
-    return [*paged_variants(arch), *ragged_variants(arch), Variant("metadata", meta, 4),
-            Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]
+    meta = [Variant("metadata", tuple(metadata_constexprs(chunk).items()), 4) for chunk in METADATA_B_CHUNKS]
+    return [*paged_variants(arch), *ragged_variants(arch), *meta, Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]

@@ -178,7 +178,7 @@ def _family_split(batch: int) -> int:
 
 @pytest.mark.parametrize("batch,next_n,two_d,num_sms", [
     (0, 1, False, 4), (1, 1, True, 1), (3, 2, True, 7), (37, 3, True, 20), (200, 1, False, 16), (300, 8, True, 33),
-    (129, 2, False, 132)])
+    (129, 2, False, 132), (1100, 2, True, 132)])
 def test_metadata_kernel_matches_scheduler(family, batch, next_n, two_d, num_sms) -> None:
     gen = torch.Generator().manual_seed(batch + num_sms)
     lens = torch.randint(-2, 3000, (batch, next_n) if two_d else (batch,), generator=gen, dtype=torch.int32)
@@ -189,7 +189,7 @@ def test_metadata_kernel_matches_scheduler(family, batch, next_n, two_d, num_sms
     assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(batch), atom=8))
 
 
-@pytest.mark.parametrize("batch,seed", [(9, 0), (150, 1), (300, 2)])
+@pytest.mark.parametrize("batch,seed", [(9, 0), (150, 1), (300, 2), (700, 3)])
 def test_metadata_kernel_varlen(family, batch, seed) -> None:
     """Runs across B_CHUNK boundaries, including a run longer than one atom and ids that come back later."""
     gen = torch.Generator().manual_seed(seed)
@@ -203,6 +203,22 @@ def test_metadata_kernel_varlen(family, batch, seed) -> None:
     meta = dsa.get_paged_mqa_logits_metadata(lens, 64, 11, indices)
     call = _checks.check_metadata(lens, 64, 11, indices)
     assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(batch), atom=8))
+
+
+def test_metadata_chunk_by_batch_and_every_chunk_agrees(family) -> None:
+    """The batch picks the slots per pass (one pass up to 512 slots); more passes give the same schedule."""
+    from sglang_sm120_dsa.triton import launch
+    from sglang_sm120_dsa.triton.config import metadata_constexprs
+
+    assert [metadata_constexprs(b)["B_CHUNK"] for b in (0, 1, 128, 129, 256, 257, 512, 513, 4096)] == \
+        [128, 128, 128, 256, 256, 512, 512, 512, 512]
+    gen = torch.Generator().manual_seed(4)
+    lens = torch.randint(0, 9000, (300, 2), generator=gen, dtype=torch.int32)
+    family("triton")
+    call = _checks.check_metadata(lens, 64, 40, None)
+    metas = [launch.get_paged_mqa_logits_metadata(call, chunk) for chunk in (128, 256, 512)]  # 3, 2 and 1 passes
+    assert all(torch.equal(m, metas[0]) for m in metas)
+    assert torch.equal(metas[0], schedule_paged_tasks(call, split_kv=_family_split(300), atom=8))
 
 
 def test_fp8_mode_selection(monkeypatch) -> None:
