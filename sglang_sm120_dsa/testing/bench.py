@@ -1,4 +1,5 @@
-"""Timing for benchmarks and tuning: median GPU time per call with a cold L2, and the device's copy bandwidth."""
+"""Timing for benchmarks and tuning (median GPU time per call with a cold L2, the device's copy bandwidth) and the
+CUDA-graph capture they and the tests use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "copy_bandwidth", "graphed", "timed"]
+__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "timed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -40,6 +41,20 @@ def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seco
             break
     times.sort()
     return times[len(times) // 2]
+
+
+def capture(fn: Callable[[], object]) -> tuple[torch.cuda.CUDAGraph, object]:
+    """(graph, its output): ``fn`` run once on a side stream (compilation and first-use allocations, as PyTorch
+    recommends before capture), then captured. Replaying the graph rewrites that output in place."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    return graph, out
 
 
 def graphed(fn: Callable[[], object]) -> Callable[[], object] | None:

@@ -19,6 +19,7 @@ from sglang_sm120_dsa.errors import UnsupportedCall
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
 
@@ -69,14 +70,7 @@ def test_routed_paged_equals_deepgemm_in_a_graph(routed, auto, next_n, heads) ->
     valid = torch.arange(case.max_context_len, device="cuda")[None, :] < case.context_lens.reshape(-1, 1)
     assert eager.stride() == theirs.stride() and torch.equal(eager[valid], theirs[valid])  # the rest: unspecified
 
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        module.fp8_paged_mqa_logits(case.q, *args)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = module.fp8_paged_mqa_logits(case.q, *args)
+    graph, captured = capture(lambda: module.fp8_paged_mqa_logits(case.q, *args))
     captured.fill_(123.0)
     graph.replay()
     torch.cuda.synchronize()

@@ -22,6 +22,7 @@ from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
 # "family-mode": Triton's FP8 operand paths and TileLang's SM120 instruction set (when tilelang is installed)
@@ -124,14 +125,7 @@ def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
     use(family, mode)
     step = lambda: paged(case, dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, 132), True,  # noqa: E731
                          torch.float32)
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        step()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = step()
+    graph, captured = capture(step)
     for name in ("q", "kv_cache", "weights"):
         getattr(case, name).copy_(getattr(fresh, name))
     graph.replay()
@@ -147,9 +141,7 @@ def test_ragged_reruns_and_graphs(family, mode) -> None:
     first = step()
     for _ in range(19):
         assert_bitwise_equal(step(), first, "rerun")
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        captured = step()
+    graph, captured = capture(step)
     case.kv[0].copy_(make_ragged_case(2048, 8192, 64, 128, cp=True, seed=4, device="cuda").kv[0])
     graph.replay()
     torch.cuda.synchronize()

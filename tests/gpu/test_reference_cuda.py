@@ -11,6 +11,7 @@ from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
 pytestmark = pytest.mark.usefixtures("reference_family")
@@ -56,18 +57,6 @@ def _copy_case(dst, src) -> None:
                 x.copy_(y)
 
 
-def _capture(fn):
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()  # warm up outside the graph
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = fn()
-    return graph, out
-
-
 @pytest.mark.parametrize("fp4", [False, True])
 def test_paged_ops_capture_and_replay(fp4: bool) -> None:
     """Metadata and logits captured in one graph; replaying on new inputs equals eager on those inputs."""
@@ -80,7 +69,7 @@ def test_paged_ops_capture_and_replay(fp4: bool) -> None:
         meta = dsa.get_paged_mqa_logits_metadata(static.context_lens, 64, dsa.get_num_sms())
         return meta, paged_call(static, meta)
 
-    graph, (meta_out, logits_out) = _capture(step)
+    graph, (meta_out, logits_out) = capture(step)
     _copy_case(static, fresh)
     graph.replay()
     torch.cuda.synchronize()
@@ -97,7 +86,7 @@ def test_ragged_ops_capture_and_replay(compressed: bool) -> None:
     fresh = make_ragged_case(128, 2048, 64, 128, cp=True, compressed=compressed, seed=6, device="cuda")
     fn = lambda: dsa.fp8_mqa_logits(static.q, static.kv, static.weights, static.ks, static.ke, True,  # noqa: E731
                                     static.max_seqlen_k)
-    graph, out = _capture(fn)
+    graph, out = capture(fn)
     before = out.clone()
     _copy_case(static, fresh)
     graph.replay()

@@ -203,19 +203,6 @@ def _as_torch(x) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
 
 
-def _captured(fn):
-    """``fn()`` run once on a side stream (compiles, allocates), then captured: (graph, the captured output)."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        fn()
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = fn()
-    return graph, out
-
-
 def _refill(static: list, fresh: list) -> None:
     for dst, src in zip(static, fresh, strict=True):
         assert dst.shape == src.shape and dst.dtype == src.dtype, (dst.shape, src.shape)
@@ -231,6 +218,7 @@ def _against(ours: torch.Tensor, theirs: torch.Tensor, invalid: torch.Tensor) ->
 def _paged_entry_points(utils, dsv4, deep_gemm, real, num_sms, batch, next_n, heads, gen) -> dict:
     """One decode batch through SGLang's resolvers as ``dsa_indexer`` calls them (see gpu_entry_points_report)."""
     from sglang_sm120_dsa.testing import make_paged_case
+    from sglang_sm120_dsa.testing.bench import capture
 
     meta_fn = utils.resolve_paged_mqa_logits_metadata_fn()
     paged_fn = utils.resolve_fp8_paged_mqa_logits_fn()
@@ -258,7 +246,7 @@ def _paged_entry_points(utils, dsv4, deep_gemm, real, num_sms, batch, next_n, he
                                                case.block_table, their_meta, width, False)
     r["deep_gemm attribute"] = _against(attribute, theirs, invalid)
     r["clean: -inf exactly outside"] = torch.equal(step(clean=True) == NEG_INF, invalid)
-    graph, captured = _captured(step)
+    graph, captured = capture(step)
     _refill([case.q, case.kv_cache, case.weights, case.context_lens, case.block_table],
             [fresh.q, fresh.kv_cache, fresh.weights, fresh.context_lens, fresh.block_table])
     captured.fill_(123.0)
@@ -289,6 +277,7 @@ def gpu_entry_points_report() -> dict:
     from sglang_sm120_dsa.testing import calc_diff
     from sglang_sm120_dsa.testing import make_paged_case
     from sglang_sm120_dsa.testing import make_ragged_case
+    from sglang_sm120_dsa.testing.bench import capture
 
     device = torch.device("cuda", torch.cuda.current_device())
     real = originals()  # DeepGEMM's own functions, kept when routing replaced the module's attributes
@@ -317,7 +306,7 @@ def gpu_entry_points_report() -> dict:
     attribute = deep_gemm.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
     r["deep_gemm attribute, clean"] = _against(attribute, theirs, invalid)
     r["clean: -inf exactly outside"] = torch.equal(attribute == NEG_INF, invalid)
-    graph, captured = _captured(prefill)
+    graph, captured = capture(prefill)
     fresh = cases[1]
     _refill([case.q, *case.kv, case.weights], [fresh.q, *fresh.kv, fresh.weights])
     captured.fill_(123.0)
