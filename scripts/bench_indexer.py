@@ -29,6 +29,7 @@ import types
 import torch
 
 import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa.deepgemm import as_torch
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
@@ -150,7 +151,7 @@ def main() -> int:
                     continue
                 meta_fn, fn = fns
                 out = fn()
-                out = out if isinstance(out, torch.Tensor) else torch.from_dlpack(out)
+                out = as_torch(out)
                 if first is None:
                     first = out
                 else:
@@ -174,7 +175,7 @@ def main() -> int:
                 continue
             fn = ragged_fn(provider, case, deep_gemm)
             out = fn()
-            out = out if isinstance(out, torch.Tensor) else torch.from_dlpack(out)
+            out = as_torch(out)
             if first is None:
                 first = out
             elif not calc_diff(out, first, invalid) < 1e-5:

@@ -17,6 +17,8 @@ import pathlib
 
 import torch
 
+from sglang_sm120_dsa.deepgemm import as_torch
+
 
 def lens_for(batch: int, next_n: int, seed: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(seed)
@@ -42,7 +44,7 @@ def main() -> None:
                                                                   [132, 100, 16, 1])):
         lens = lens_for(batch, next_n, i)
         meta = deep_gemm.get_paged_mqa_logits_metadata(lens.cuda(), 64, num_sms)
-        meta = meta if isinstance(meta, torch.Tensor) else torch.from_dlpack(meta)
+        meta = as_torch(meta)
         cases.append({"name": f"B={batch} next_n={next_n} num_sms={num_sms}", "shape": list(lens.shape),
                       "context_lens": lens.flatten().tolist(), "block_kv": 64, "num_sms": num_sms,
                       "metadata": meta.cpu().tolist()})

@@ -30,7 +30,7 @@ from ..errors import UnsupportedCall
 from ..layout import paged_logits_row_stride
 from ..layout import ragged_logits_row_stride
 
-__all__ = ["OPS", "ROUTED_MARK", "originals", "self_check", "unsupported_arch"]
+__all__ = ["OPS", "ROUTED_MARK", "as_torch", "originals", "self_check", "unsupported_arch"]
 
 ROUTED_MARK = "_sglang_sm120_dsa_original"  # attribute of a routed deep_gemm function: the function it replaced
 _NAMES = ("get_num_sms", "get_paged_mqa_logits_metadata", "fp8_paged_mqa_logits", "fp8_fp4_paged_mqa_logits",
@@ -68,7 +68,7 @@ def _refuse(fn: str, what: str) -> UnsupportedCall:
     return UnsupportedCall(f"{fn}: DeepGEMM on SM90 (the deepgemm family) does not support {what}; {_HINT}")
 
 
-def _as_torch(x) -> torch.Tensor:
+def as_torch(x) -> torch.Tensor:
     return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)  # tvm-ffi builds return DLPack tensors
 
 
@@ -116,7 +116,7 @@ def _check(fn: str, call: MetadataCall | PagedCall | RaggedCall) -> None:
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     _check("get_paged_mqa_logits_metadata", call)
-    return _as_torch(originals()["get_paged_mqa_logits_metadata"](_lens_2d(call.context_lens), call.block_kv,
+    return as_torch(originals()["get_paged_mqa_logits_metadata"](_lens_2d(call.context_lens), call.block_kv,
                                                                    call.num_sms))
 
 
@@ -129,7 +129,7 @@ def paged_mqa_logits(call: PagedCall) -> torch.Tensor:
         out = originals()[fn](call.q, *args)
     else:
         out = originals()[fn]((call.q, call.q_sf), *args, logits_dtype=call.logits_dtype)
-    out = _with_row_stride(_as_torch(out), paged_logits_row_stride(call.width, call.logits_dtype))
+    out = _with_row_stride(as_torch(out), paged_logits_row_stride(call.width, call.logits_dtype))
     return _mask_outside(out, None, lens) if call.clean_logits else out
 
 
@@ -142,7 +142,7 @@ def mqa_logits(call: RaggedCall) -> torch.Tensor:
     else:
         out = originals()[fn]((call.q, call.q_sf), (call.kv, call.kv_sf), *args, logits_dtype=call.logits_dtype)
     stride = ragged_logits_row_stride(call.seq_len_kv, call.max_seqlen_k, call.logits_dtype)
-    out = _with_row_stride(_as_torch(out), stride)
+    out = _with_row_stride(as_torch(out), stride)
     if not call.clean_logits:
         return out
     if call.max_seqlen_k > 0:  # column j holds key ks + j

@@ -14,6 +14,7 @@ import torch
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import dispatch
 from sglang_sm120_dsa.deepgemm import ROUTED_MARK
+from sglang_sm120_dsa.deepgemm import as_torch
 from sglang_sm120_dsa.deepgemm import originals
 from sglang_sm120_dsa.errors import UnsupportedCall
 from sglang_sm120_dsa.testing import calc_diff
@@ -22,10 +23,6 @@ from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
-
-
-def as_torch(x) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
 
 
 @pytest.fixture

@@ -13,17 +13,13 @@ import pytest
 import torch
 
 import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa.deepgemm import as_torch
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 
 NEG_INF = float("-inf")
 pytestmark = [pytest.mark.deepgemm, pytest.mark.usefixtures("reference_family")]
-
-
-def as_torch(x) -> torch.Tensor:
-    """DeepGEMM's tvm-ffi build may hand back a DLPack tensor."""
-    return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
 
 
 def metadata_lens(batch: int, next_n: int, seed: int) -> torch.Tensor:

@@ -182,10 +182,7 @@ def act_quant_report() -> dict:
     from sglang.kernels.ops.quantization import act_quant_triton
 
     from sglang_sm120_dsa.sglang.act_quant import act_quant
-    from sglang_sm120_dsa.testing.naive import e4m3_value
 
-    codes = torch.tensor([e4m3_value(b) for b in range(256)], dtype=torch.float64)
-    finite = codes.isfinite()
     out = {}
     x = torch.randn(37, 2, 256, generator=torch.Generator().manual_seed(1)).to(torch.bfloat16) * 3
     for fmt in (None, "ue8m0"):
@@ -194,13 +191,19 @@ def act_quant_report() -> dict:
         _, ts = original(x, 128, fmt)
         out[f"scales {fmt} equal"] = torch.equal(s, ts)
         target = (x.double().unflatten(-1, (2, 128)) / s.double().unsqueeze(-1)).clamp(-448, 448).flatten(-2)
-        gap = (codes[finite][None, :] - target.reshape(-1, 1)).abs().min(dim=1).values
-        got = codes[y.view(torch.uint8).long()].reshape(-1)
-        out[f"values {fmt} nearest"] = bool(((got - target.reshape(-1)).abs() <= gap).all())
+        out[f"values {fmt} nearest"] = bool(_nearest_e4m3(y, target).all())
     return out
 
-def _as_torch(x) -> torch.Tensor:
-    return x if isinstance(x, torch.Tensor) else torch.from_dlpack(x)
+
+def _nearest_e4m3(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per value of the float8 ``y``: is it the (or a tied) finite e4m3 code nearest to its float64 ``target``?"""
+    from sglang_sm120_dsa.testing.naive import e4m3_value
+
+    codes = torch.tensor([e4m3_value(b) for b in range(256)], dtype=torch.float64, device=y.device)
+    finite = codes[codes.isfinite()]
+    got = codes[y.view(torch.uint8).long()].reshape(-1)
+    gaps = [(finite[None, :] - t[:, None]).abs().min(dim=1).values for t in target.reshape(-1).split(1 << 16)]
+    return (got - target.reshape(-1)).abs() <= torch.cat(gaps)
 
 
 def _refill(static: list, fresh: list) -> None:
@@ -217,6 +220,7 @@ def _against(ours: torch.Tensor, theirs: torch.Tensor, invalid: torch.Tensor) ->
 
 def _paged_entry_points(utils, dsv4, deep_gemm, real, num_sms, batch, next_n, heads, gen) -> dict:
     """One decode batch through SGLang's resolvers as ``dsa_indexer`` calls them (see gpu_entry_points_report)."""
+    from sglang_sm120_dsa.deepgemm import as_torch
     from sglang_sm120_dsa.testing import make_paged_case
     from sglang_sm120_dsa.testing.bench import capture
 
@@ -228,8 +232,8 @@ def _paged_entry_points(utils, dsv4, deep_gemm, real, num_sms, batch, next_n, he
     width = int(lens.max())
 
     def deepgemm(c):
-        meta = _as_torch(real["get_paged_mqa_logits_metadata"](c.context_lens, 64, num_sms))
-        return meta, _as_torch(real["fp8_paged_mqa_logits"](c.q, c.kv_cache, c.weights, c.context_lens,
+        meta = as_torch(real["get_paged_mqa_logits_metadata"](c.context_lens, 64, num_sms))
+        return meta, as_torch(real["fp8_paged_mqa_logits"](c.q, c.kv_cache, c.weights, c.context_lens,
                                                             c.block_table, meta, width, False))
 
     def step(clean=False):  # dsa_indexer's decode step: schedule, then logits
@@ -273,6 +277,7 @@ def gpu_entry_points_report() -> dict:
 
     import sglang_sm120_dsa as dsa
     from sglang_sm120_dsa import dispatch
+    from sglang_sm120_dsa.deepgemm import as_torch
     from sglang_sm120_dsa.deepgemm import originals
     from sglang_sm120_dsa.testing import calc_diff
     from sglang_sm120_dsa.testing import make_paged_case
@@ -301,7 +306,7 @@ def gpu_entry_points_report() -> dict:
 
     r = {}
     invalid = case.invalid_mask()
-    theirs = _as_torch(real["fp8_mqa_logits"](case.q, case.kv, case.weights, case.ks, case.ke, False))
+    theirs = as_torch(real["fp8_mqa_logits"](case.q, case.kv, case.weights, case.ks, case.ke, False))
     r["eager"] = _against(prefill(), theirs, invalid)
     attribute = deep_gemm.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
     r["deep_gemm attribute, clean"] = _against(attribute, theirs, invalid)
@@ -311,7 +316,7 @@ def gpu_entry_points_report() -> dict:
     _refill([case.q, *case.kv, case.weights], [fresh.q, *fresh.kv, fresh.weights])
     captured.fill_(123.0)
     graph.replay()
-    theirs = _as_torch(real["fp8_mqa_logits"](fresh.q, fresh.kv, fresh.weights, fresh.ks, fresh.ke, False))
+    theirs = as_torch(real["fp8_mqa_logits"](fresh.q, fresh.kv, fresh.weights, fresh.ks, fresh.ke, False))
     r["graph replay, fresh inputs"] = _against(captured, theirs, invalid)
     out["ragged 1024 x 8192"] = r
 
@@ -366,16 +371,6 @@ def gpu_act_quant_report() -> dict:
     from sglang.kernels.ops.quantization import act_quant_triton
 
     from sglang_sm120_dsa.sglang.act_quant import act_quant
-    from sglang_sm120_dsa.testing.naive import e4m3_value
-
-    codes = torch.tensor([e4m3_value(b) for b in range(256)], dtype=torch.float64, device="cuda")
-    finite = codes[codes.isfinite()]
-
-    def nearest(y: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Per value: is it the (or a tied) e4m3 code nearest to the exact target?"""
-        got = codes[y.view(torch.uint8).long()].reshape(-1)
-        gaps = [(finite[None, :] - t[:, None]).abs().min(dim=1).values for t in target.reshape(-1).split(1 << 16)]
-        return (got - target.reshape(-1)).abs() <= torch.cat(gaps)
 
     original = getattr(act_quant_triton.act_quant, "__wrapped__", act_quant_triton.act_quant)
     out = {}
@@ -386,11 +381,12 @@ def gpu_act_quant_report() -> dict:
         y, s = act_quant(x, 128, fmt)
         ty, ts = original(x, 128, fmt)
         target = (x.float().unflatten(-1, (4, 128)) / s.unsqueeze(-1)).clamp(-448, 448).flatten(-2).double()
-        ours, theirs = nearest(y, target), nearest(ty, target)
+        ours, theirs = _nearest_e4m3(y, target), _nearest_e4m3(ty, target)
         differ = (y.view(torch.uint8) != ty.view(torch.uint8)).reshape(-1)
         out[str(fmt)] = {"scales equal": torch.equal(s, ts), "values": y.numel(), "values differing": int(differ.sum()),
                          "ours not nearest": int((~ours).sum()), "sglang's not nearest": int((~theirs).sum())}
     return out
+
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
