@@ -58,14 +58,10 @@ def capture(fn: Callable[[], object]) -> tuple[torch.cuda.CUDAGraph, object]:
 
 
 def graphed(fn: Callable[[], object]) -> Callable[[], object] | None:
-    """``fn`` captured in a CUDA graph (its replay has no host launch cost, as in a server), or None when ``fn``
-    cannot be captured. ``fn`` runs once first, so compilation and first-use allocations happen outside capture."""
-    fn()
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
+    """The replay of ``fn`` captured by :func:`capture` (no host launch cost, as in a server), or None when ``fn``
+    cannot be captured."""
     try:
-        with torch.cuda.graph(graph):
-            fn()
+        graph, _ = capture(fn)
     except Exception:  # not capturable: the caller times it eagerly
         return None
     return graph.replay

@@ -33,14 +33,15 @@ MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.v
 # pass is fastest, but a wider chunk costs more when the batch is small (H200, graph replays: B <= 128 takes 5.1-5.3
 # us with 128-slot chunks, 5.7-6.0 with 256, 6.9-7.1 with 512; B=256 7.9 / 5.8 / 6.9 us; B=512 13.1 / 9.4 / 7.2 us),
 # so the batch (a shape) picks the narrowest chunk that holds it.
-METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "B_CHUNK": 128, "NEXT_N_P2": 8}
+METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 16, "NEXT_N_P2": 8}
 METADATA_B_CHUNKS = (128, 256, 512)
+CLEAN_BLOCK = 1024
 
 
 def metadata_constexprs(num_slots: int) -> dict:
+    """The metadata kernel's constexprs for a batch of ``num_slots``: the narrowest chunk that holds it."""
     chunk = next((c for c in METADATA_B_CHUNKS if num_slots <= c), METADATA_B_CHUNKS[-1])
     return {**METADATA_CONSTEXPRS, "B_CHUNK": chunk}
-CLEAN_BLOCK = 1024
 
 # Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), by arch.
 SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 100: 232448, 103: 232448,

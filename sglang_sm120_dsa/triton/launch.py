@@ -60,13 +60,10 @@ def _options(tiles: dict) -> dict:
     return options
 
 
-def get_paged_mqa_logits_metadata(call: MetadataCall, b_chunk: int | None = None) -> torch.Tensor:
-    """The schedule; ``b_chunk`` overrides the slots per pass chosen by the batch size (warmup)."""
+def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     family = paged_family(arch_of(call.context_lens.device), call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
     constexprs = metadata_constexprs(call.batch)
-    if b_chunk is not None:
-        constexprs["B_CHUNK"] = b_chunk
     grid = (triton.cdiv(call.num_sms + 1, constexprs["SM_TILE"]),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](

@@ -205,10 +205,15 @@ def test_metadata_kernel_varlen(family, batch, seed) -> None:
     assert torch.equal(meta, schedule_paged_tasks(call, split_kv=_family_split(batch), atom=8))
 
 
-def test_metadata_chunk_by_batch_and_every_chunk_agrees(family) -> None:
+def test_metadata_chunk_by_batch_and_every_chunk_agrees(family, monkeypatch) -> None:
     """The batch picks the slots per pass (one pass up to 512 slots); more passes give the same schedule."""
     from sglang_sm120_dsa.triton import launch
+    from sglang_sm120_dsa.triton.config import METADATA_CONSTEXPRS
     from sglang_sm120_dsa.triton.config import metadata_constexprs
+
+    def forced(chunk):
+        monkeypatch.setattr(launch, "metadata_constexprs", lambda num_slots: {**METADATA_CONSTEXPRS, "B_CHUNK": chunk})
+        return launch.get_paged_mqa_logits_metadata(call)
 
     assert [metadata_constexprs(b)["B_CHUNK"] for b in (0, 1, 128, 129, 256, 257, 512, 513, 4096)] == \
         [128, 128, 128, 256, 256, 512, 512, 512, 512]
@@ -216,7 +221,7 @@ def test_metadata_chunk_by_batch_and_every_chunk_agrees(family) -> None:
     lens = torch.randint(0, 9000, (300, 2), generator=gen, dtype=torch.int32)
     family("triton")
     call = _checks.check_metadata(lens, 64, 40, None)
-    metas = [launch.get_paged_mqa_logits_metadata(call, chunk) for chunk in (128, 256, 512)]  # 3, 2 and 1 passes
+    metas = [forced(chunk) for chunk in (128, 256, 512)]  # 3, 2 and 1 passes
     assert all(torch.equal(m, metas[0]) for m in metas)
     assert torch.equal(metas[0], schedule_paged_tasks(call, split_kv=_family_split(300), atom=8))
 
