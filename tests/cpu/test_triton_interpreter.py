@@ -84,6 +84,18 @@ def test_paged_long_and_empty_requests_many_splits(family, mode) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_paged_split_spans_several_page_windows(family, mode, monkeypatch) -> None:
+    """A task reads its page ids 32 pages at a time: with 32-token pages and 2048-token splits (the sm_90 table's),
+    one split spans two windows and a partial third, and the table row ends inside a window."""
+    from sglang_sm120_dsa.triton import launch
+
+    monkeypatch.setattr(launch, "paged_family", lambda arch, batch: {"split_kv": 2048, "programs_per_sm": 2})
+    case = make_paged_case(3, 1, 16, 64, 32, context_lens=[2600, 5, 1100], seed=8)
+    assert case.block_table.shape[1] * 32 < 2600 + 32 * 32  # the last window overruns the table row
+    compare_paged(family, case, mode, num_sms=2)
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_paged_edges(family, mode) -> None:
     """Width narrower/wider than the contexts, contexts beyond the table, negative lengths, strided inputs."""
     case = make_paged_case(3, 1, 16, 64, 32, context_lens=[64, 10, 64], seed=6)

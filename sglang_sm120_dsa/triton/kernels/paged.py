@@ -5,8 +5,14 @@ pages: the ``next_n`` MTP rows of a request, or up to ``ATOM`` consecutive varle
 task loads each key once and scores it for every row of the atom. The schedule metadata (the foundation's
 algorithm with this family's ``split_kv``) gives every SM a contiguous range of tasks; ``programs_per_sm``
 programs share an SM's range, taking every ``programs_per_sm``-th task, so their pipelines overlap. Both are
-runtime values chosen from the batch size (config.paged_family), which the metadata call sees too. A task is
-computed by exactly one program with the same arithmetic whatever the SM count: results are bitwise deterministic.
+runtime values chosen from the batch size (config.paged_family, which the metadata call sees too, and the tile
+entry, whose resources set how many programs fit an SM). A task is computed by exactly one program with the same
+arithmetic whatever the SM count: results are bitwise deterministic.
+
+A task reads its page ids a window of 32 pages at a time into registers, so the key loads in the token loop
+depend on no load of that loop and Triton's pipeliner issues them ``NUM_STAGES - 1`` tiles ahead. (Loading the page
+ids per tile made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter
+of the warp stalls waiting on the tile just issued.)
 
 Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
 tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM), then
@@ -78,7 +84,10 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     cap = table_width * block_kv  # tokens the block table can address
     t_begin = split * split_kv
     t_end = tl.minimum(t_begin + split_kv, tl.minimum(length, tl.minimum(cap, width)))
-    n_iter = tl.cdiv(t_end - t_begin, BLOCK_T)
+    # Page ids are read PAGES at a time. Windows start page-aligned (split_kv is a multiple of 128 >= block_kv, see
+    # tests/cpu/test_configs.py), so every token of a window maps to one of its PAGES ids.
+    PAGES: tl.constexpr = 32
+    window = PAGES * block_kv  # tokens per window
     n = tl.arange(0, N)
     dq = tl.arange(0, DQ)
     rr = tl.arange(0, ROWS)
@@ -93,27 +102,42 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         ok_r = row_r < n_rows
         valid_len = tl.minimum(_row_lengths(lens_ptr, row0 + row_r, ok_r, next_n, lens_2d), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
-        for it in tl.range(0, n_iter, num_stages=NUM_STAGES):
-            tok = t_begin + it * BLOCK_T + tl.arange(0, BLOCK_T)
-            in_range = tok < t_end
-            page = tl.load(table + (tok >> log2_block_kv), mask=in_range, other=0)
-            page = tl.minimum(tl.maximum(page, 0), num_blocks - 1).to(tl.int64)
-            slot = tok & (block_kv - 1)
-            page_base = kv_ptr + page * stride_page
-            k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None])
-            scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
-            k = decode_operand(k_raw, scale_ptr, in_range, MODE, ASM, DQ)
-            if MODE != MODE_FP4:
-                kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
-            scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
-            weighted = tl.maximum(scores, 0.0) * w[None, :]
-            logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
-            if MODE != MODE_FP4:
-                logits = times_key_scale(logits, kscale, MODE)
-            logits = tl.trans(logits)  # [ROWS, BLOCK_T]
-            logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
-            store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],
-                         out_bf16)
+        for w0 in range(t_begin, t_end, window):
+            p0 = w0 >> log2_block_kv
+            pid = p0 + tl.arange(0, PAGES)
+            pages = tl.load(table + pid, mask=pid < table_width, other=0)
+            pages = tl.minimum(tl.maximum(pages, 0), num_blocks - 1)
+            w_end = tl.minimum(w0 + window, t_end)
+            for it in tl.range(0, tl.cdiv(w_end - w0, BLOCK_T), num_stages=NUM_STAGES):
+                tok = w0 + it * BLOCK_T + tl.arange(0, BLOCK_T)
+                in_range = tok < w_end
+                local = tl.minimum((tok >> log2_block_kv) - p0, PAGES - 1)
+                page = tl.gather(pages, local, axis=0).to(tl.int64)
+                slot = tok & (block_kv - 1)
+                page_base = kv_ptr + page * stride_page
+                k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None])
+                scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
+                k = decode_operand(k_raw, scale_ptr, in_range, MODE, ASM, DQ)
+                if MODE != MODE_FP4:
+                    kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
+                scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
+                weighted = tl.maximum(scores, 0.0) * w[None, :]
+                if ROWS == 1:
+                    # 1-D epilogue: the head sum stays in the MMA's row layout and is stored from it, where the 2-D
+                    # form below transposes through shared memory (two more barriers per tile)
+                    logits = tl.sum(weighted, axis=1)  # [BLOCK_T]
+                    if MODE != MODE_FP4:
+                        logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [BLOCK_T])
+                    logits = tl.where(tok < tl.max(valid_len, axis=0), logits, float("-inf"))
+                    store_logits(out_ptr, tl.max(out_rows, axis=0) + tok, logits, in_range, out_bf16)  # g < n_rows
+                else:
+                    logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
+                    if MODE != MODE_FP4:
+                        logits = times_key_scale(logits, kscale, MODE)
+                    logits = tl.trans(logits)  # [ROWS, BLOCK_T]
+                    logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
+                    store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],
+                                 out_bf16)
 
 
 @triton.jit(do_not_specialize=_RUNTIME_INTS, do_not_specialize_on_alignment=_ANY_ALIGNMENT)
