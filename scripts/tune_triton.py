@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Tune the Triton family on this GPU and write its tables (configs/<op>/triton/sm_<arch>.json) under --out.
 
-Paged logits: (1) tiles (block_t, num_warps, num_stages, maxnreg) per operand mode and rows class on B=64 x 64K;
-(2) per batch-size bucket, the family settings (split_kv, programs_per_sm: chosen from the batch size alone,
-because the metadata call sees nothing else) on that bucket's cases, scored by the geometric mean of the times.
-Ragged logits: tiles per mode on S=4096 x SKV=32768.
-H=64, D=128 (the DeepSeek-V3.2 indexer); other head counts use the table's default.
-Prints every measurement; times are medians with a cold L2. Needs a CUDA GPU.
+Paged logits, per batch-size bucket (the key of both the split and the tiles): every split size with every tile
+config (block_t, num_warps, num_stages, maxnreg, programs_per_sm) of the native FP8 path (or bytes, where native is
+unavailable), on the bucket's cases of each rows class (next_n 1, next_n >= 2); the split whose best tiles give the
+lowest geometric mean wins, with those tiles. The other operand modes get one tile config per rows class, tuned on
+the B <= 128 bucket's first case of that class at its split (one entry keeps their compiled variants few). Ragged
+logits: tiles per mode on S=4096 x SKV=32768. H=64, D=128 (the DeepSeek-V3.2 indexer); other head counts use the table's
+default. Times are medians of CUDA-graph replays with a cold L2 (eager calls would time the host launch of the
+small cases). Prints every measurement. Needs a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -30,18 +32,26 @@ from sglang_sm120_dsa.layout import ragged_logits_row_stride
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import bench
+from sglang_sm120_dsa.testing.bench import timed
 from sglang_sm120_dsa.triton import launch
 from sglang_sm120_dsa.triton.config import MODE_NAMES
 from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
 from sglang_sm120_dsa.triton.variants import modes_for
 
-# maxnreg caps registers so that more programs fit on an SM (the paged kernel is latency-bound: ncu on an H200
-# showed 201 registers per thread, 12% occupancy, no eligible warp 66% of the cycles).
-TILES = [dict(block_t=b, num_warps=4, num_stages=s, maxnreg=r)
-         for b, s, r in itertools.product((64, 128), (2, 3), (None, 128, 96))]
-TILES += [dict(block_t=128, num_warps=8, num_stages=s, maxnreg=r)
-          for s, r in itertools.product((2, 3), (None, 128, 96))]
-FAMILIES = [dict(split_kv=k, programs_per_sm=p) for k, p in itertools.product((256, 512, 1024, 2048), (2, 3, 4, 5))]
+
+def _tile(block_t, num_warps, num_stages, maxnreg, programs_per_sm):
+    return dict(block_t=block_t, num_warps=num_warps, num_stages=num_stages, maxnreg=maxnreg,
+                programs_per_sm=programs_per_sm)
+
+
+# Candidates per rows class that fit an H100/H200 SM (228 KB shared memory, 64K registers) at their
+# programs_per_sm: shared memory grows with block_t x (num_stages - 1), and maxnreg x threads x programs <= 64K.
+TILES = {1: [_tile(128, 4, 2, 128, 4), _tile(128, 4, 3, 168, 3), _tile(64, 4, 3, 128, 4), _tile(64, 4, 4, 128, 4),
+             _tile(64, 4, 4, 168, 3), _tile(64, 4, 5, 128, 4)],
+         2: [_tile(128, 4, 2, 128, 4), _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 3, 128, 4),
+             _tile(64, 8, 3, 128, 2)]}
+SPLITS = (256, 512, 1024, 2048)
+OTHER_MODES_BUCKET = 128
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
 BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],
            32: [(32, 8192, 1), (32, 32768, 1), (32, 8192, 2), (32, 32768, 2)],
@@ -52,71 +62,75 @@ RAGGED_TILES = [dict(block_kv=b, num_warps=w, num_stages=s, chunk=4096, maxnreg=
 
 
 class Paged:
-    """A paged case prepared once; times any (family, tiles, mode)."""
+    """A paged case prepared once; times any (split, tiles, mode)."""
 
     def __init__(self, batch, context, next_n, fp4=False):
         self.case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=context, fp4=fp4, seed=batch + context,
                                     poison=False, device="cuda")
+        self.rows = 1 if next_n == 1 else 2
         self.label = f"B={batch} ctx={context} next_n={next_n}{' fp4' if fp4 else ''}"
 
-    def time(self, family: dict, tiles: dict, mode: int) -> float:
-        launch.paged_family = lambda arch, batch, f=family: dict(f)  # what the launcher and the metadata read
+    def time(self, split: int, tiles: dict, mode: int) -> float:
+        launch.paged_family = lambda arch, batch: {"split_kv": split}  # what the launcher and the metadata read
         c = self.case
         meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(c.context_lens, 64, 132, None))
         call = _checks.check_paged("tune", c.q, c.kv_cache, c.weights, c.context_lens, c.block_table, meta,
                                    c.max_context_len, False, torch.float32, None, True)
         out = new_logits(call.rows, call.width, paged_logits_row_stride(call.width, torch.float32), torch.float32,
                          c.q_bf16.device)
-        return bench(lambda: launch.paged_mqa_logits(call, out, tiles, mode), reps=20, max_seconds=1.0)
+        return timed(lambda: launch.paged_mqa_logits(call, out, tiles, mode), reps=20)[0]
 
 
 def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def _sweep(case: Paged, candidates, mode: int, name: str):
-    results = []
-    for family, tiles in candidates:
+def _best_tiles(cases, split, candidates, mode, name):
+    """(geomean, tiles) of the candidate fastest on ``cases`` at ``split``; failures (e.g. shared memory) skipped."""
+    scored = []
+    for tiles in candidates:
         try:
-            t = case.time(family, tiles, mode)
-        except Exception as e:  # e.g. out of shared memory: report, skip
-            print(f"  paged {name} {case.label} {family} {tiles}: {type(e).__name__}: {str(e)[:100]}")
+            times = [case.time(split, tiles, mode) for case in cases]
+        except Exception as e:
+            print(f"  paged {name} split={split} {tiles}: {type(e).__name__}: {str(e)[:100]}")
             continue
-        results.append((t, family, tiles))
-        print(f"  paged {name:6s} {case.label:28s} {family} {tiles} {t * 1e6:8.1f} us", flush=True)
-    return sorted(results, key=lambda r: r[0])
+        scored.append((geomean(times), tiles))
+        cells = " ".join(f"{t * 1e6:7.1f}" for t in times)
+        print(f"  paged {name:6s} split={split:4d} {tiles} {cells}  geomean {scored[-1][0] * 1e6:.1f}", flush=True)
+    return min(scored, key=lambda r: r[0])
 
 
 def tune_paged(arch: int) -> dict:
-    family0 = dict(split_kv=1024, programs_per_sm=4)
-    big = {1: Paged(64, 65536, 1), 2: Paged(64, 65536, 2)}
-    big_fp4 = {1: Paged(64, 65536, 1, fp4=True), 2: Paged(64, 65536, 2, fp4=True)}
-    best_tiles = {}
-    for mode in modes_for(arch):
+    modes = modes_for(arch)
+    mode0, name0 = modes[0], MODE_NAMES[modes[0]]  # the FP8 mode auto picks on this arch
+    family, best = {}, {}
+    for bound, specs in BUCKETS.items():
+        cases = {rows: [Paged(*c) for c in specs if (1 if c[2] == 1 else 2) == rows] for rows in (1, 2)}
+        by_split = []
+        for split in SPLITS:
+            picks = {rows: _best_tiles(cases[rows], split, TILES[rows], mode0, name0) for rows in (1, 2)}
+            n = {rows: len(cases[rows]) for rows in (1, 2)}
+            score = math.exp(sum(math.log(picks[r][0]) * n[r] for r in (1, 2)) / sum(n.values()))
+            by_split.append((score, split, picks))
+            print(f"  B<={bound} split={split}: geomean {score * 1e6:.1f} us", flush=True)
+        _, split, picks = min(by_split, key=lambda r: r[0])
+        family[str(bound)] = {"split_kv": split}
+        for rows in (1, 2):
+            best[(name0, rows, str(bound))] = picks[rows][1]
+        for mode in modes[1:] if bound == OTHER_MODES_BUCKET else ():
+            name = MODE_NAMES[mode]
+            for rows in (1, 2):
+                spec = next(c for c in specs if (1 if c[2] == 1 else 2) == rows)
+                case = Paged(*spec, fp4=mode == MODE_FP4.value)
+                best[(name, rows, "inf")] = _best_tiles([case], split, TILES[rows], mode, name)[1]
+        print(f"best B<={bound}: split {split}; " + "; ".join(f"{k[0]} rows {k[1]}: {v}" for k, v in best.items()
+                                                            if k[2] == str(bound)), flush=True)
+        del cases
+    table = {"family": family}
+    for mode in modes:
         name = MODE_NAMES[mode]
-        for rows, case in (big_fp4 if mode == MODE_FP4.value else big).items():
-            results = _sweep(case, [(family0, t) for t in TILES], mode, name)
-            best_tiles[(name, rows)] = results[0][2]
-            print(f"best paged {name} next_n={rows}: {best_tiles[(name, rows)]}")
-    mode0 = modes_for(arch)[0]  # the FP8 mode auto picks on this arch
-    name0 = MODE_NAMES[mode0]
-    families = {}
-    for bound, cases in BUCKETS.items():
-        prepared = [Paged(*c) for c in cases]
-        scored = []
-        for family in FAMILIES:
-            times = [case.time(family, best_tiles[(name0, 1 if case.case.next_n == 1 else 2)], mode0)
-                     for case in prepared]
-            scored.append((geomean(times), family))
-            cells = " ".join(f"{t * 1e6:7.1f}" for t in times)
-            print(f"  family B<={bound} {family} {cells}  geomean {scored[-1][0] * 1e6:.1f}", flush=True)
-        families[str(bound)] = min(scored, key=lambda r: r[0])[1]
-        print(f"best family B<={bound}: {families[str(bound)]}")
-        del prepared
-    table = {"family": families}
-    for name in ("native", "bytes", "fp4"):
-        if (name, 1) in best_tiles:
-            table[name] = {"default": {"inf": best_tiles[(name, 2)]}, "H=64,next_n=1": {"inf": best_tiles[(name, 1)]}}
+        table[name] = {key: {bound: best[(name, rows, bound)] for bound in (family if mode == mode0 else ["inf"])}
+                       for key, rows in (("default", 2), ("H=64,next_n=1", 1))}
     return table
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import re
 import subprocess
 import tempfile
 
@@ -18,7 +19,10 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
+from .config import REGISTERS_PER_SM
 from .config import SMEM_PER_BLOCK
+from .config import SMEM_PER_SM
+from .config import SMEM_RESERVED_PER_BLOCK
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -27,6 +31,7 @@ from .kernels.paged import _dsa_paged_mqa_logits_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 from .variants import Variant
 from .variants import kernel_variants
+from .variants import paged_tiles_and_variants
 
 _ALIGNED = [["tt.divisibility", 16]]
 
@@ -82,6 +87,35 @@ def sass(cubin: bytes) -> str:
         return subprocess.run([str(cuobjdump()), "-sass", f.name], check=True, capture_output=True, text=True).stdout
 
 
+def registers(cubin: bytes) -> int:
+    """Registers per thread of a cubin's kernel (``cuobjdump --dump-resource-usage``)."""
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        usage = subprocess.run([str(cuobjdump()), "--dump-resource-usage", f.name], check=True, capture_output=True,
+                               text=True).stdout
+    return int(re.search(r"REG:(\d+)", usage).group(1))
+
+
+def occupancy_problems(arch: int, compiled: dict) -> list[str]:
+    """Paged tile entries whose ``programs_per_sm`` programs do not fit one SM together: an SM that holds fewer
+    runs the rest after them, so a table must never ask for more (``compiled``: variant -> compiled kernel)."""
+    problems, per_thread = [], {}
+    for tile, variant in paged_tiles_and_variants(arch):
+        kernel = compiled.get(variant)
+        if kernel is None:  # failed to compile: reported by check_arch
+            continue
+        if variant not in per_thread:
+            per_thread[variant] = registers(kernel.asm["cubin"])
+        programs = tile["programs_per_sm"]
+        shared = programs * (kernel.metadata.shared + SMEM_RESERVED_PER_BLOCK)
+        regs = programs * 32 * variant.num_warps * per_thread[variant]
+        if shared > SMEM_PER_SM[arch] or regs > REGISTERS_PER_SM:
+            problems.append(f"sm_{arch} {variant.describe()} x {programs} programs per SM: {shared} bytes of shared "
+                            f"memory (SM: {SMEM_PER_SM[arch]}), {regs} registers (SM: {REGISTERS_PER_SM})")
+    return problems
+
+
 # Tensor-core instructions each (arch, operand mode) must use: (PTX substring, SASS opcode prefix).
 _FP16_MMA = ("mma.sync.aligned.m16n8k16", "HMMA.16816")
 _EXPECTED = {
@@ -101,9 +135,10 @@ def check_arch(arch: int) -> dict:
     sass_unavailable = ""
     max_shared = 0
     variants = kernel_variants(arch)
+    compiled = {}
     for variant in variants:
         try:
-            kernel = compile_variant(variant, arch)
+            kernel = compiled[variant] = compile_variant(variant, arch)
         except Exception as e:  # report every failing variant, not just the first
             problems.append(f"sm_{arch} {variant.describe()}: compile failed: {type(e).__name__}: {e}"[:400])
             continue
@@ -133,5 +168,6 @@ def check_arch(arch: int) -> dict:
                 problems.append(f"{name}: no {sass_op} in the SASS")
             if arch < 89 and "E4M3" in code:
                 problems.append(f"{name}: E4M3 in sm_{arch} SASS")
+    problems += occupancy_problems(arch, compiled)
     return {"arch": arch, "variants": len(variants), "sass_checked": len(sass_done), "max_shared": max_shared,
             "problems": problems, "sass_unavailable": sass_unavailable}

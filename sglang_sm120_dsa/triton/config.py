@@ -1,12 +1,12 @@
 """Launch configurations of the Triton kernels and the per-arch facts they depend on.
 
 Tuning tables are JSON files shipped in the package, ``configs/<op>/triton/sm_<arch>.json`` (see configs/README.md).
-A paged table has a ``family`` section: by batch size (an upper bound on the metadata's slots) the ``split_kv`` and
-``programs_per_sm`` (the metadata encodes the split, and the metadata call sees only the batch size, so nothing
-else may choose them). Then per operand mode (``native``, ``bytes``, ``fp4``) and ``H=..,next_n=..`` (paged) or
-``H=..,D=..`` (ragged) a map from a size bucket (an upper bound on tokens, ``batch * max_context_len`` or
-``seq_len * width``) to the tile sizes. Without a table for the arch, the defaults below apply and a warning says
-so once.
+A paged table has a ``family`` section: by batch size (an upper bound on the metadata's slots) the ``split_kv``
+(the metadata encodes the split, and the metadata call sees only the batch size, so nothing else may choose it).
+Then per operand mode (``native``, ``bytes``, ``fp4``) and ``H=..,next_n=..`` (paged) or ``H=..,D=..`` (ragged) a
+map from a bucket to the tiles: for paged, the batch size again (tiles and split are tuned together), with the
+``programs_per_sm`` that the tile's shared memory and registers let share an SM; for ragged, a size bucket (an upper
+bound on ``seq_len * width``). Without a table for the arch, the defaults below apply and a warning says so once.
 """
 
 from __future__ import annotations
@@ -43,13 +43,18 @@ def metadata_constexprs(num_slots: int) -> dict:
     chunk = next((c for c in METADATA_B_CHUNKS if num_slots <= c), METADATA_B_CHUNKS[-1])
     return {**METADATA_CONSTEXPRS, "B_CHUNK": chunk}
 
-# Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin), by arch.
+# Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin) and shared memory per SM
+# (cudaDevAttrMaxSharedMemoryPerMultiprocessor; each resident block also takes SMEM_RESERVED_PER_BLOCK), by arch.
 SMEM_PER_BLOCK = {80: 166912, 86: 101376, 87: 166912, 89: 101376, 90: 232448, 100: 232448, 103: 232448,
                   120: 101376, 121: 101376}
+SMEM_PER_SM = {80: 167936, 86: 102400, 87: 167936, 89: 102400, 90: 233472, 100: 233472, 103: 233472,
+               120: 102400, 121: 102400}
+SMEM_RESERVED_PER_BLOCK = 1024
+REGISTERS_PER_SM = 65536
 
 # Conservative defaults: fit 99 KB of shared memory (SM86/89/120), good enough anywhere.
-PAGED_FAMILY_DEFAULT = {"split_kv": 512, "programs_per_sm": 2}
-PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3}
+PAGED_FAMILY_DEFAULT = {"split_kv": 512}
+PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3, "programs_per_sm": 2}
 RAGGED_TILE_DEFAULT = {"block_kv": 64, "chunk": 2048, "num_warps": 4, "num_stages": 3}
 
 
@@ -102,13 +107,14 @@ def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:
 
 
 def paged_family(arch: int | None, batch: int) -> dict:
-    """``split_kv`` and ``programs_per_sm`` for a batch of ``batch`` slots (requests, or tokens for varlen)."""
+    """``split_kv`` for a batch of ``batch`` slots (requests, or tokens for varlen)."""
     return _pick(table("paged_mqa_logits", arch), "family", batch, PAGED_FAMILY_DEFAULT)
 
 
-def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, tokens: int) -> dict:
+def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, batch: int) -> dict:
+    """Tiles and ``programs_per_sm`` for a batch of ``batch`` slots, the key :func:`paged_family` uses."""
     section = table("paged_mqa_logits", arch).get(MODE_NAMES[mode], {})
-    return _pick(section, f"H={heads},next_n={next_n}", tokens, PAGED_TILE_DEFAULT)
+    return _pick(section, f"H={heads},next_n={next_n}", batch, PAGED_TILE_DEFAULT)
 
 
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:

@@ -80,12 +80,12 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     arch = arch_of(call.q.device)
     mode = _mode(call.is_fp4, call.q.device, mode)
     family = paged_family(arch, call.batch)
-    tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch * call.width)
+    tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch)
     rows = ATOM if call.indices is not None else call.next_n
     q_sf = call.q_sf if call.is_fp4 else call.q
     idx = call.indices if call.indices is not None else call.context_lens
     num_sms = call.schedule_meta.shape[0] - 1
-    grid = (num_sms * family["programs_per_sm"],)
+    grid = (num_sms * tiles["programs_per_sm"],)
     out_bf16 = int(out.dtype == torch.bfloat16)
     _dsa_paged_mqa_logits_kernel[grid](
         _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens, call.block_table,
@@ -93,7 +93,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
-        family["split_kv"], family["programs_per_sm"],
+        family["split_kv"], tiles["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
         ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
     if call.clean_logits:

@@ -28,9 +28,9 @@ from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 
-__all__ = ["Variant", "kernel_variants", "modes_for", "SIZE_PROBES"]
+__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "SIZE_PROBES"]
 
-# Token counts that reach every bucket of a tuning table (buckets are upper bounds; see config._pick).
+# Keys (batch sizes, token counts) that reach every bucket of a tuning table (upper bounds; config._pick).
 SIZE_PROBES = (1, 2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**40)
 
 
@@ -60,7 +60,9 @@ def _unique(variants: list[Variant]) -> list[Variant]:
     return list(dict.fromkeys(variants))
 
 
-def paged_variants(arch: int | None) -> list[Variant]:
+def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
+    """Every paged tile entry the launcher can pick on ``arch`` with the variant it compiles to (occupancy checks
+    need the entry: its ``programs_per_sm`` is a launch value, not part of the variant)."""
     out = []
     for mode in modes_for(arch):
         for heads in SUPPORTED_HEADS:
@@ -70,8 +72,12 @@ def paged_variants(arch: int | None) -> list[Variant]:
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                              ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
-                    out.append(Variant("paged", const, tile["num_warps"], tile.get("maxnreg")))
-    return _unique(out)
+                    out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
+    return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
+
+
+def paged_variants(arch: int | None) -> list[Variant]:
+    return _unique([variant for _, variant in paged_tiles_and_variants(arch)])
 
 
 def ragged_variants(arch: int | None) -> list[Variant]:

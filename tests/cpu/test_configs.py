@@ -14,7 +14,7 @@ from sglang_sm120_dsa.triton.config import SMEM_PER_BLOCK
 
 ROOT = pathlib.Path(__file__).resolve().parents[2] / "configs"
 TABLES = sorted(ROOT.glob("*/triton/sm_*.json"))
-PAGED_KEYS = {"block_t", "num_warps", "num_stages"}
+PAGED_KEYS = {"block_t", "num_warps", "num_stages", "programs_per_sm"}
 RAGGED_KEYS = {"block_kv", "chunk", "num_warps", "num_stages"}
 
 
@@ -38,8 +38,8 @@ def test_table_is_valid(path: pathlib.Path) -> None:
         family = table.pop("family")
         for bound, entry in family.items():
             assert bound == "inf" or int(bound) > 0
-            assert set(entry) == {"split_kv", "programs_per_sm"}
-            assert entry["split_kv"] % 128 == 0 and 1 <= entry["programs_per_sm"] <= 8
+            assert set(entry) == {"split_kv"}
+            assert entry["split_kv"] % 128 == 0
     assert set(table) <= {"native", "bytes", "fp4"}
     assert ("native" in table) == (arch >= 89)
     for section in table.values():
@@ -48,8 +48,10 @@ def test_table_is_valid(path: pathlib.Path) -> None:
             for bound, tiles in buckets.items():
                 assert bound == "inf" or float(bound) > 0
                 assert (PAGED_KEYS if paged else RAGGED_KEYS) <= set(tiles)
-                assert tiles["num_warps"] in (4, 8) and tiles["num_stages"] in (1, 2, 3, 4)
-                assert tiles.get("maxnreg") in (None, 64, 96, 128, 160, 192, 255)
+                assert tiles["num_warps"] in (4, 8) and tiles["num_stages"] in (1, 2, 3, 4, 5)
+                assert tiles.get("maxnreg") in (None, 64, 96, 128, 160, 168, 192, 255)
+                if paged:  # whether they fit one SM together: tests/cpu/test_triton_aot.py
+                    assert 1 <= tiles["programs_per_sm"] <= 8
 
 
 def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) -> None:
