@@ -17,6 +17,7 @@ from .._checks import PagedCall
 from .._checks import RaggedCall
 from .config import ATOM
 from .config import CLEAN_BLOCK
+from .config import METADATA_NUM_WARPS
 from .config import arch_of
 from .config import fp8_mode
 from .config import metadata_constexprs
@@ -68,7 +69,7 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, family["split_kv"], **constexprs)
+        call.num_sms, family["split_kv"], num_warps=METADATA_NUM_WARPS, **constexprs)
     return meta
 
 

@@ -18,6 +18,7 @@ from .._checks import SUPPORTED_HEADS
 from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import METADATA_B_CHUNKS
+from .config import METADATA_NUM_WARPS
 from .config import metadata_constexprs
 from .config import native_fp8
 from .config import paged_tiles
@@ -97,5 +98,6 @@ def ragged_variants(arch: int | None) -> list[Variant]:
 
 
 def kernel_variants(arch: int | None) -> list[Variant]:
-    meta = [Variant("metadata", tuple(metadata_constexprs(chunk).items()), 4) for chunk in METADATA_B_CHUNKS]
+    meta = [Variant("metadata", tuple(metadata_constexprs(chunk).items()), METADATA_NUM_WARPS)
+            for chunk in METADATA_B_CHUNKS]
     return [*paged_variants(arch), *ragged_variants(arch), *meta, Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]
