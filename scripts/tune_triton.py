@@ -61,13 +61,18 @@ RAGGED_TILES = [dict(block_kv=b, num_warps=w, num_stages=s, chunk=4096, maxnreg=
                 for b, w, s, r in itertools.product((64, 128), (4, 8), (2, 3), (None, 128))]
 
 
+def rows_class(next_n: int) -> int:
+    """The tables' two rows classes: next_n 1, and next_n >= 2 (the ``default`` entries)."""
+    return 1 if next_n == 1 else 2
+
+
 class Paged:
     """A paged case prepared once; times any (split, tiles, mode)."""
 
     def __init__(self, batch, context, next_n, fp4=False):
         self.case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=context, fp4=fp4, seed=batch + context,
                                     poison=False, device="cuda")
-        self.rows = 1 if next_n == 1 else 2
+        self.rows = rows_class(next_n)
         self.label = f"B={batch} ctx={context} next_n={next_n}{' fp4' if fp4 else ''}"
 
     def time(self, split: int, tiles: dict, mode: int) -> float:
@@ -105,7 +110,8 @@ def tune_paged(arch: int) -> dict:
     mode0, name0 = modes[0], MODE_NAMES[modes[0]]  # the FP8 mode auto picks on this arch
     family, best = {}, {}
     for bound, specs in BUCKETS.items():
-        cases = {rows: [Paged(*c) for c in specs if (1 if c[2] == 1 else 2) == rows] for rows in (1, 2)}
+        prepared = [Paged(*c) for c in specs]
+        cases = {rows: [case for case in prepared if case.rows == rows] for rows in (1, 2)}
         by_split = []
         for split in SPLITS:
             picks = {rows: _best_tiles(cases[rows], split, TILES[rows], mode0, name0) for rows in (1, 2)}
@@ -120,12 +126,12 @@ def tune_paged(arch: int) -> dict:
         for mode in modes[1:] if bound == OTHER_MODES_BUCKET else ():
             name = MODE_NAMES[mode]
             for rows in (1, 2):
-                spec = next(c for c in specs if (1 if c[2] == 1 else 2) == rows)
+                spec = next(c for c in specs if rows_class(c[2]) == rows)
                 case = Paged(*spec, fp4=mode == MODE_FP4.value)
                 best[(name, rows, "inf")] = _best_tiles([case], split, TILES[rows], mode, name)[1]
         print(f"best B<={bound}: split {split}; " + "; ".join(f"{k[0]} rows {k[1]}: {v}" for k, v in best.items()
                                                             if k[2] == str(bound)), flush=True)
-        del cases
+        del cases, prepared
     table = {"family": family}
     for mode in modes:
         name = MODE_NAMES[mode]

@@ -80,21 +80,20 @@ def cuobjdump() -> pathlib.Path:
     return pathlib.Path(triton.__file__).parent / "backends" / "nvidia" / "bin" / "cuobjdump"
 
 
-def sass(cubin: bytes) -> str:
+def _cuobjdump(cubin: bytes, flag: str) -> str:
     with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
         f.write(cubin)
         f.flush()
-        return subprocess.run([str(cuobjdump()), "-sass", f.name], check=True, capture_output=True, text=True).stdout
+        return subprocess.run([str(cuobjdump()), flag, f.name], check=True, capture_output=True, text=True).stdout
+
+
+def sass(cubin: bytes) -> str:
+    return _cuobjdump(cubin, "-sass")
 
 
 def registers(cubin: bytes) -> int:
     """Registers per thread of a cubin's kernel (``cuobjdump --dump-resource-usage``)."""
-    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
-        f.write(cubin)
-        f.flush()
-        usage = subprocess.run([str(cuobjdump()), "--dump-resource-usage", f.name], check=True, capture_output=True,
-                               text=True).stdout
-    return int(re.search(r"REG:(\d+)", usage).group(1))
+    return int(re.search(r"REG:(\d+)", _cuobjdump(cubin, "--dump-resource-usage")).group(1))
 
 
 def occupancy_problems(arch: int, compiled: dict) -> list[str]:

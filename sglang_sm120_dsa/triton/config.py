@@ -33,7 +33,7 @@ MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.v
 # pass is fastest, but a wider chunk costs more when the batch is small (H200, graph replays: B <= 128 takes 5.1-5.3
 # us with 128-slot chunks, 5.7-6.0 with 256, 6.9-7.1 with 512; B=256 7.9 / 5.8 / 6.9 us; B=512 13.1 / 9.4 / 7.2 us),
 # so the batch (a shape) picks the narrowest chunk that holds it. SM_TILE schedule entries per program and 8 warps:
-# H200, graph replays, against 16 entries and 4 warps: B <= 128 4.7-5.0 us (was 4.8-5.2), B=256 5.3-5.4 (5.8-5.9),
+# H200, graph replays, against 16 entries and 4 warps: B <= 128 4.7-5.0 us (was 4.7-5.2), B=256 5.3-5.4 (5.8-5.9),
 # B=512 6.1-6.2 (6.9-7.0); DeepGEMM's 4.5-6.4, 6.9-7.0 and 7.7-8.1 us in the same run.
 METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 4, "NEXT_N_P2": 8}
 METADATA_NUM_WARPS = 8
