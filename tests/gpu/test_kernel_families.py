@@ -65,6 +65,14 @@ def reference_paged(family, case):
     return paged(case, torch.zeros(2, 2, dtype=torch.int32, device="cuda"), True, torch.float32)
 
 
+def test_byte_path_ptx_decoder_every_e4m3_byte() -> None:
+    """The byte path's PTX decoder on all 256 codes, in memory order (the logits tests cannot see a permutation)."""
+    from sglang_sm120_dsa.testing.triton_probes import assert_decoded_e4m3
+    from sglang_sm120_dsa.testing.triton_probes import decode_every_e4m3_byte
+
+    assert_decoded_e4m3(*decode_every_e4m3_byte("cuda", asm=True))
+
+
 PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen
     (64, 128, 64, 1, True, False, False), (64, 128, 64, 2, False, False, False), (32, 128, 32, 3, True, False, False),
     (16, 64, 128, 6, False, False, False), (128, 128, 64, 2, True, False, False), (8, 64, 32, 1, False, False, False),

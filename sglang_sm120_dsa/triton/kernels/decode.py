@@ -23,41 +23,76 @@ BYTES_SCALE = tl.constexpr(65536.0)  # 256 * 256: the factor MODE_BYTES leaves o
 
 
 @triton.jit
-def _e4m3_bytes_to_f16x4(raw):
-    """The byte trick four bytes at a time in PTX: ``prmt`` spreads bytes 0,1 (then 2,3) into the two halves of a
-    word, then one shift-and-mask pair per half-word field: about 2.5 instructions per value instead of 5."""
+def _e4m3_word_to_f16(word):
+    """The byte trick on one int32 word (4 e4m3 values, little-endian) -> 4 fp16, in PTX: per pair of values one
+    ``prmt`` spreads the bytes into half-words, a sign-replicating ``prmt`` gives each half-word's sign, then one
+    shift and one ``lop3`` (magnitude from the shifted bytes, sign where the shift put none): 2 instructions per
+    value, with the words loaded whole (16 bytes per load) instead of 2 bytes at a time in the MMA operand layout."""
     return tl.inline_asm_elementwise(
         asm="""{
-        .reg .b32 lo, hi, t, u;
-        prmt.b32 lo, $2, 0, 0x4140;
-        prmt.b32 hi, $2, 0, 0x4342;
-        shl.b32 t, lo, 7;
-        and.b32 t, t, 0x3F803F80;
-        shl.b32 u, lo, 8;
-        and.b32 u, u, 0x80008000;
-        or.b32 $0, t, u;
-        shl.b32 t, hi, 7;
-        and.b32 t, t, 0x3F803F80;
-        shl.b32 u, hi, 8;
-        and.b32 u, u, 0x80008000;
-        or.b32 $1, t, u;
+        .reg .b32 v, s, t, m;
+        mov.b32 m, 0x3F803F80;
+        prmt.b32 v, $4, 0, 0x4140;
+        prmt.b32 s, $4, 0, 0x9484;
+        shl.b32 t, v, 7;
+        lop3.b32 v, t, s, m, 0xA4;
+        mov.b32 {$0, $1}, v;
+        prmt.b32 v, $4, 0, 0x4342;
+        prmt.b32 s, $4, 0, 0xB4A4;
+        shl.b32 t, v, 7;
+        lop3.b32 v, t, s, m, 0xA4;
+        mov.b32 {$2, $3}, v;
         }""",
-        constraints="=r,=r,r", args=[raw], dtype=tl.float16, is_pure=True, pack=4)
+        constraints="=h,=h,=h,=h,r", args=[word], dtype=(tl.float16, tl.float16, tl.float16, tl.float16),
+        is_pure=True, pack=1)
+
+
+@triton.jit
+def _e4m3_byte_to_f16(word, SHIFT: tl.constexpr):
+    """Byte ``SHIFT / 8`` of int32 words -> fp16 by the same trick in plain Triton (the CPU interpreter runs no PTX)."""
+    x = (word >> SHIFT) & 0xFF
+    return (((x & 0x7F) << 7) | ((x & 0x80) << 8)).to(tl.uint16).to(tl.float16, bitcast=True)
+
+
+@triton.jit
+def _bytes_operand(words, ASM: tl.constexpr):
+    """int32 words ``[R, W]`` of e4m3 bytes -> fp16 ``[R, 4W]`` holding ``e4m3 / 256``, in memory order."""
+    if ASM:
+        v0, v1, v2, v3 = _e4m3_word_to_f16(words)
+    else:
+        v0 = _e4m3_byte_to_f16(words, 0)
+        v1 = _e4m3_byte_to_f16(words, 8)
+        v2 = _e4m3_byte_to_f16(words, 16)
+        v3 = _e4m3_byte_to_f16(words, 24)
+    # join adds a last axis: [R, W, 2, 2] with (i, j) -> value 2i + j, i.e. bytes 0, 1, 2, 3 of each word in order
+    return tl.reshape(tl.join(tl.join(v0, v2), tl.join(v1, v3)), [words.shape[0], 4 * words.shape[1]])
+
+
+@triton.jit
+def load_rows(rows, mask, MODE: tl.constexpr, DQ: tl.constexpr):
+    """The ``DQ`` value bytes of the rows starting at pointers ``rows [R]`` (rows with ``mask`` false are not read):
+    e4m3-typed or bytes ``[R, DQ]``, or in ``MODE_BYTES`` int32 words ``[R, DQ / 4]``, which keeps the loads 16 bytes
+    wide and gives the decoder whole words (bytes let the compiler load them 2 at a time in the MMA's layout)."""
+    # masked rows (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
+    # e4m3-typed load could not take
+    if MODE == MODE_BYTES:
+        words = rows.to(tl.pointer_type(tl.int32))
+        raw = tl.load(words[:, None] + tl.arange(0, DQ // 4)[None, :], mask=mask[:, None])
+    else:
+        raw = tl.load(rows[:, None] + tl.arange(0, DQ)[None, :], mask=mask[:, None])
+    return raw
 
 
 @triton.jit
 def fp8_operand(raw, MODE: tl.constexpr, ASM: tl.constexpr):
-    """e4m3 values (bytes, or e4m3-typed in native mode) -> an operand ``tl.dot`` accepts on this arch. ``ASM``
-    selects the PTX byte decoding (compiled code) over the pure-Triton one (the CPU interpreter runs no PTX)."""
+    """:func:`load_rows` of e4m3 values -> an operand ``tl.dot`` accepts on this arch. ``ASM`` selects the PTX byte
+    decoding (compiled code) over the pure-Triton one."""
     if MODE == MODE_NATIVE:
         # An e4m3-typed load (the launcher passes e4m3 views) stays in shared memory for the MMA; a bitcast of
         # bytes would route the tile through registers (measured: 196 registers per thread, 12% occupancy).
         operand = raw if raw.dtype == tl.float8e4nv else raw.to(tl.float8e4nv, bitcast=True)
-    elif ASM:
-        operand = _e4m3_bytes_to_f16x4(raw)
     else:
-        x = raw.to(tl.uint16)
-        operand = (((x & 0x7F) << 7) | ((x & 0x80) << 8)).to(tl.float16, bitcast=True)
+        operand = _bytes_operand(raw, ASM)
     return operand
 
 
@@ -102,9 +137,7 @@ def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, HA
 @triton.jit
 def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr, DQ: tl.constexpr):
     """The MMA's query operand ``[N, D]``: row ``qrow[n]`` (a (token, head) index) of q for the ``ok`` columns."""
-    # masked lanes (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
-    # e4m3-typed load could not take
-    raw = tl.load(q_ptr + qrow[:, None] * DQ + tl.arange(0, DQ)[None, :], mask=ok[:, None])
+    raw = load_rows(q_ptr + qrow * DQ, ok, MODE, DQ)
     return decode_operand(raw, q_sf_ptr + qrow, ok, MODE, ASM, DQ)
 
 

@@ -32,6 +32,7 @@ import triton.language as tl
 from .decode import MODE_FP4
 from .decode import decode_operand
 from .decode import load_query
+from .decode import load_rows
 from .decode import store_logits
 from .decode import times_key_scale
 
@@ -89,7 +90,6 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     PAGES: tl.constexpr = 32
     window = PAGES * block_kv  # tokens per window
     n = tl.arange(0, N)
-    dq = tl.arange(0, DQ)
     rr = tl.arange(0, ROWS)
     table = table_ptr + table_row.to(tl.int64) * stride_table
     for g in range(0, tl.cdiv(n_rows, ROWS)):
@@ -115,7 +115,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 page = tl.gather(pages, local, axis=0).to(tl.int64)
                 slot = tok & (block_kv - 1)
                 page_base = kv_ptr + page * stride_page
-                k_raw = tl.load(page_base[:, None] + (slot * DQ)[:, None] + dq[None, :], mask=in_range[:, None])
+                k_raw = load_rows(page_base + slot * DQ, in_range, MODE, DQ)
                 scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
                 k = decode_operand(k_raw, scale_ptr, in_range, MODE, ASM, DQ)
                 if MODE != MODE_FP4:

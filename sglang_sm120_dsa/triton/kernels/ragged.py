@@ -18,6 +18,7 @@ import triton.language as tl
 from .decode import MODE_FP4
 from .decode import decode_operand
 from .decode import load_query
+from .decode import load_rows
 from .decode import store_logits
 from .decode import times_key_scale
 
@@ -75,14 +76,13 @@ def _dsa_mqa_logits_kernel(
     row_n = tl.program_id(0) * BLOCK_Q + n // H
     ok_n = row_n < seq_len
     qrow = row_n.to(tl.int64) * H + n % H
-    dq = tl.arange(0, DQ)
     q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
     w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
 
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
         k_ok = (key >= 0) & (key < seq_len_kv)
-        k_raw = tl.load(kv_ptr + key[:, None] * DQ + dq[None, :], mask=k_ok[:, None])
+        k_raw = load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ)
         k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, DQ)
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
