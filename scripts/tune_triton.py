@@ -11,8 +11,8 @@ default. Times are medians of CUDA-graph replays with a cold L2 (eager calls wou
 small cases). Prints every measurement. Needs a CUDA GPU.
 
 ``--modes bytes`` (any subset of native, bytes, fp4) retunes only those modes and keeps the rest of this arch's shipped
-tables: paged tiles per batch bucket on that bucket's cases at the shipped split (the split belongs to the
-metadata, which does not know the mode), ragged tiles as above.
+tables: paged tiles per batch bucket on that bucket's cases at the split the launcher uses for them (the split
+belongs to the metadata, which does not know the mode), ragged tiles as above.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.testing.bench import timed
 from sglang_sm120_dsa.triton import launch
 from sglang_sm120_dsa.triton.config import MODE_NAMES
+from sglang_sm120_dsa.triton.config import paged_family
 from sglang_sm120_dsa.triton.config import table as shipped_table
 from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
 from sglang_sm120_dsa.triton.variants import modes_for
@@ -66,8 +67,11 @@ RAGGED_TILES = [dict(block_kv=b, num_warps=w, num_stages=s, chunk=4096, maxnreg=
                 for b, w, s, r in itertools.product((64, 128), (4, 8), (2, 3), (None, 128))]
 
 
+# The tables' two rows classes: next_n 1 (H=64's own key), and next_n >= 2 (the ``default`` entries).
+ROWS_KEYS = (("default", 2), ("H=64,next_n=1", 1))
+
+
 def rows_class(next_n: int) -> int:
-    """The tables' two rows classes: next_n 1, and next_n >= 2 (the ``default`` entries)."""
     return 1 if next_n == 1 else 2
 
 
@@ -144,7 +148,7 @@ def tune_paged(arch: int) -> dict:
     for mode in modes:
         name = MODE_NAMES[mode]
         table[name] = {key: {bound: best[(name, rows, bound)] for bound in (family if mode == mode0 else ["inf"])}
-                       for key, rows in (("default", 2), ("H=64,next_n=1", 1))}
+                       for key, rows in ROWS_KEYS}
     return table
 
 
@@ -153,10 +157,10 @@ def retune_paged_modes(arch: int, modes: list[int]) -> dict:
     table = {k: v for k, v in shipped_table("paged_mqa_logits", arch).items() if k != "_meta"}
     for mode in modes:
         name = MODE_NAMES[mode]
-        section = {"default": {}, "H=64,next_n=1": {}}
+        section = {key: {} for key, _ in ROWS_KEYS}
         for bound, specs in BUCKETS.items():
-            split = table["family"][str(bound)]["split_kv"]
-            for key, rows in (("default", 2), ("H=64,next_n=1", 1)):
+            split = paged_family(arch, specs[0][0])["split_kv"]  # what the launcher uses for the bucket's batches
+            for key, rows in ROWS_KEYS:
                 cases = [Paged(*c, fp4=mode == MODE_FP4.value) for c in specs if rows_class(c[2]) == rows]
                 section[key][str(bound)] = _best_tiles(cases, split, TILES[rows], mode, name)[1]
                 print(f"best {name} B<={bound} rows {rows}: {section[key][str(bound)]}", flush=True)
@@ -206,9 +210,12 @@ def main() -> int:
     meta = {"generated_by": "scripts/tune_triton.py", "gpu": torch.cuda.get_device_name(), "tuned": True,
             "triton": importlib.metadata.version("triton"), "torch": torch.__version__,
             "date": datetime.date.today().isoformat(), "cases": "H=64, D=128, block_kv=64"}
-    names = {v: k for k, v in MODE_NAMES.items()}
-    modes = [names[m] for m in args.modes.split(",")] if args.modes else list(modes_for(arch))
+    names = {MODE_NAMES[m]: m for m in modes_for(arch)}
+    modes = list(names.values())
     if args.modes:
+        if not set(args.modes.split(",")) <= set(names):
+            parser.error(f"--modes {args.modes}: choose from {', '.join(names)} (the modes sm_{arch} runs)")
+        modes = [names[m] for m in args.modes.split(",")]
         meta["note"] = f"--modes {args.modes}: those modes retuned on this date, the rest as shipped before"
     paged = (lambda a: retune_paged_modes(a, modes)) if args.modes else tune_paged
     for op, fn, key in (("paged", paged, "paged_mqa_logits"), ("ragged", lambda a: tune_ragged(a, modes),
