@@ -56,7 +56,7 @@ TILES = {1: [_tile(128, 4, 2, 128, 4), _tile(128, 4, 3, 168, 3), _tile(64, 4, 3,
              _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 5, 128, 4)],
          2: [_tile(128, 4, 2, 128, 4), _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 3, 128, 4),
              _tile(64, 8, 3, 128, 2)]}
-SPLITS = (256, 512, 1024, 2048)
+SPLITS = (128, 256, 512, 1024)
 OTHER_MODES_BUCKET = 128
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
 BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],

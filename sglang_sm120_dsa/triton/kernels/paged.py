@@ -3,21 +3,26 @@
 Work unit: a *task* = one KV split (``split_kv`` tokens) of one *atom* (all query rows that share a request's
 pages: the ``next_n`` MTP rows of a request, or up to ``ATOM`` consecutive varlen tokens with the same index). A
 task loads each key once and scores it for every row of the atom. The schedule metadata (the foundation's
-algorithm with this family's ``split_kv``) gives every SM a contiguous range of tasks; ``programs_per_sm``
-programs share an SM's range, taking every ``programs_per_sm``-th task, so their pipelines overlap. Both are
-runtime values chosen from the batch size (config.paged_family, which the metadata call sees too, and the tile
-entry, whose resources set how many programs fit an SM). A task is computed by exactly one program with the same
-arithmetic whatever the SM count: results are bitwise deterministic.
+algorithm with this family's ``split_kv``) gives every SM a contiguous range of tasks, and ``programs_per_sm``
+programs cut that range into contiguous shares of equal task counts, so their pipelines overlap and they end
+within one task of each other. A program runs its share as *runs* (consecutive splits of one atom): one query
+load and one token loop per run. (Taking every ``programs_per_sm``-th task instead left one program of an SM with a
+whole 2048-token task more than the others and restarted its pipeline at every task: on an H200, 64 x 64K went
+from 169.8 to 154.2 us, 128 x 16K from 94.8 to 87.5.) ``split_kv`` and ``programs_per_sm`` are runtime values
+chosen from the batch size (config.paged_family, which the metadata call sees too, and the tile entry, whose
+resources set how many programs fit an SM). Each token's logits come from exactly one program, with the same
+arithmetic whatever the SM count, the split or the share: results are bitwise deterministic.
 
-A task reads its page ids a window of 32 pages at a time into registers, so the key loads in the token loop
+A run reads its page ids a window of ``PAGES`` pages at a time into registers, so the key loads in the token loop
 depend on no load of that loop and Triton's pipeliner issues them ``NUM_STAGES - 1`` tiles ahead. (Loading the page
 ids per tile made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter
 of the warp stalls waiting on the tile just issued.)
 
 Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
-tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM), then
-``relu``, the head weights, a sum over heads and the per-token scale. Columns outside a row's valid set inside
-the task's range get ``-inf``; the cleaner writes ``-inf`` on the rest of the row when ``clean_logits``.
+tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM; one dot per
+row when ``ROWS <= 2``), then ``relu``, the head weights, a sum over heads and the per-token scale. Columns outside
+a row's valid set inside the task's range get ``-inf``; the cleaner writes ``-inf`` on the rest of the row when
+``clean_logits``.
 
 The logits dtype is a runtime value (the buffer is passed as bytes), which halves the compiled variants.
 ``head_dim`` stays a constexpr: with it at run time the compiler cannot prove the 16-byte alignment of the key
@@ -75,62 +80,75 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
 
 
 @triton.jit
+def _window(table_ptr, table_row, stride_table, p0, table_width, load, PAGES: tl.constexpr):
+    """Raw page ids ``[p0, p0 + PAGES)`` of a block-table row (0 past its end or when not ``load``)."""
+    pid = p0 + tl.arange(0, PAGES)
+    limit = tl.where(load, table_width, 0)  # (a scalar mask `load & ...` trips the interpreter)
+    return tl.load(table_ptr + table_row.to(tl.int64) * stride_table + pid, mask=(pid >= 0) & (pid < limit), other=0)
+
+
+@triton.jit
 def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
-          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, split, split_kv,
+          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
+          NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr):
+    """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early)."""
     N: tl.constexpr = ROWS * H
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     cap = table_width * block_kv  # tokens the block table can address
-    t_begin = split * split_kv
-    t_end = tl.minimum(t_begin + split_kv, tl.minimum(length, tl.minimum(cap, width)))
-    # Page ids are read PAGES at a time. Windows start page-aligned (split_kv is a multiple of 128 >= block_kv, see
-    # tests/cpu/test_configs.py), so every token of a window maps to one of its PAGES ids.
-    PAGES: tl.constexpr = 32
+    t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
+    # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv, itself a
+    # multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps to one of its ids.
+    # The caller loads the first window's ids early. (Loading every next window's ids one window ahead measured
+    # the same on an H200, and its live registers made the byte path's next_n 2 loop spill.)
     window = PAGES * block_kv  # tokens per window
-    n = tl.arange(0, N)
+    # Up to two rows per group, each row gets its own dot [BLOCK_T, H] and a 1-D epilogue (head sum in the MMA's row
+    # layout). One dot over both rows' heads holds a twice larger accumulator and reduces across warps: per-row dots
+    # ran next_n 2 up to 3% faster on an H200 (64 x 64K 219.5 -> 213.4 us; 1 x 8K within 0.1 us; byte path
+    # 509 -> 385 us, where the single dot spilled). H >= 16 is tl.dot's smallest N.
+    PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
+    QN: tl.constexpr = H if PER_ROW else N  # query columns per dot
+    n = tl.arange(0, QN)
     rr = tl.arange(0, ROWS)
-    table = table_ptr + table_row.to(tl.int64) * stride_table
-    for g in range(0, tl.cdiv(n_rows, ROWS)):
-        row_n = g * ROWS + n // H  # row of the atom for each N column
-        ok_n = row_n < n_rows
-        qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-        q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
-        w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
+    n_groups = tl.cdiv(n_rows, ROWS)
+    for g in range(0, n_groups):
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
         valid_len = tl.minimum(_row_lengths(lens_ptr, row0 + row_r, ok_r, next_n, lens_2d), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
+        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, DQ)
+        if PER_ROW and ROWS == 2:
+            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM, DQ)
         for w0 in range(t_begin, t_end, window):
             p0 = w0 >> log2_block_kv
-            pid = p0 + tl.arange(0, PAGES)
-            pages = tl.load(table + pid, mask=pid < table_width, other=0)
-            pages = tl.minimum(tl.maximum(pages, 0), num_blocks - 1)
+            raw = tl.where(w0 == t_begin, pages,
+                           _window(table_ptr, table_row, stride_table, p0, table_width, w0 != t_begin, PAGES))
+            window_pages = tl.minimum(tl.maximum(raw, 0), num_blocks - 1)
             w_end = tl.minimum(w0 + window, t_end)
             for it in tl.range(0, tl.cdiv(w_end - w0, BLOCK_T), num_stages=NUM_STAGES):
                 tok = w0 + it * BLOCK_T + tl.arange(0, BLOCK_T)
                 in_range = tok < w_end
                 local = tl.minimum((tok >> log2_block_kv) - p0, PAGES - 1)
-                page = tl.gather(pages, local, axis=0).to(tl.int64)
+                page = tl.gather(window_pages, local, axis=0).to(tl.int64)
                 slot = tok & (block_kv - 1)
                 page_base = kv_ptr + page * stride_page
                 k_raw = load_rows(page_base + slot * DQ, in_range, MODE, DQ)
                 scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
                 k = decode_operand(k_raw, scale_ptr, in_range, MODE, ASM, DQ)
+                kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
                 if MODE != MODE_FP4:
                     kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)), mask=in_range, other=0.0)
-                scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
-                weighted = tl.maximum(scores, 0.0) * w[None, :]
-                if ROWS == 1:
-                    # 1-D epilogue: the head sum stays in the MMA's row layout and is stored from it, where the 2-D
-                    # form below transposes through shared memory (two more barriers per tile)
-                    logits = tl.sum(weighted, axis=1)  # [BLOCK_T]
-                    if MODE != MODE_FP4:
-                        logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [BLOCK_T])
-                    logits = tl.where(tok < tl.max(valid_len, axis=0), logits, float("-inf"))
-                    store_logits(out_ptr, tl.max(out_rows, axis=0) + tok, logits, in_range, out_bf16)  # g < n_rows
+                if PER_ROW:
+                    _store_row(out_ptr, k, q, w, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
+                               tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
+                    if ROWS == 2:
+                        _store_row(out_ptr, k, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
+                                   tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
+                                   tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
                 else:
+                    scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
+                    weighted = tl.maximum(scores, 0.0) * w[None, :]
                     logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
                     if MODE != MODE_FP4:
                         logits = times_key_scale(logits, kscale, MODE)
@@ -138,6 +156,29 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                     logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
                     store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],
                                  out_bf16)
+
+
+@triton.jit
+def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
+           ASM: tl.constexpr, DQ: tl.constexpr):
+    """Query operand and head weights for the columns ``n`` (head ``n % H`` of atom row ``first + n // H``)."""
+    row_n = first + n // H
+    ok_n = row_n < n_rows
+    qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
+    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
+    w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
+    return q, w
+
+
+@triton.jit
+def _store_row(out_ptr, k, q, w, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr):
+    """One query row's logits for a key tile: dot [BLOCK_T, H], ReLU, head weights, head sum, key scale, -inf past
+    the row's length, stored from the MMA's row layout where ``store``."""
+    logits = tl.sum(tl.maximum(tl.dot(k, tl.trans(q)), 0.0) * w[None, :], axis=1)  # [BLOCK_T]
+    if MODE != MODE_FP4:
+        logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])
+    logits = tl.where(tok < valid_len, logits, float("-inf"))
+    store_logits(out_ptr, out_row + tok, logits, store, out_bf16)
 
 
 @triton.jit(do_not_specialize=_RUNTIME_INTS, do_not_specialize_on_alignment=_ANY_ALIGNMENT)
@@ -148,33 +189,62 @@ def _dsa_paged_mqa_logits_kernel(
         split_kv, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
+    PAGES: tl.constexpr = 64
     pid = tl.program_id(0)
     sm = pid // programs_per_sm
     lane = pid % programs_per_sm
-    a = tl.load(meta_ptr + 2 * sm)
-    split = tl.load(meta_ptr + 2 * sm + 1)
-    a_end = tl.load(meta_ptr + 2 * sm + 2)
-    split_end = tl.load(meta_ptr + 2 * sm + 3)
-    count = 0
-    while (a < a_end) | ((a == a_end) & (split < split_end)):
-        row0, n_rows, length = _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
-        if count % programs_per_sm == lane:
-            table_row = tl.where(varlen != 0, row0, a)
+    # The SM's task range; clamped so that no metadata, however wrong, sends a program outside the batch.
+    a = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm), 0), num_slots)
+    split = tl.maximum(tl.load(meta_ptr + 2 * sm + 1), 0)
+    a_end = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm + 2), a), num_slots)
+    split_end = tl.maximum(tl.load(meta_ptr + 2 * sm + 3), 0)
+    # The page ids where the range starts, loaded alongside its first atom's lengths: at small batches every
+    # program has one task, and this takes the block table off its chain of dependent loads.
+    spec = _window(table_ptr, a, stride_table, (split * split_kv) >> log2_block_kv, table_width, a < num_slots, PAGES)
+    row0_a, n_rows_a, length_a = _atom(tl.minimum(a, num_slots - 1), lens_ptr, idx_ptr, num_slots, next_n, lens_2d,
+                                       varlen, ATOM)
+    # Count the range's tasks, one atom at a time (an atom's length gives its number of splits).
+    n = 0
+    x = a
+    s = split
+    n_rows = n_rows_a
+    length = length_a
+    while x < a_end:
+        n += tl.maximum(tl.cdiv(length, split_kv) - s, 0)
+        s = 0
+        x += tl.where(varlen != 0, n_rows, 1)
+        if x < a_end:
+            _, n_rows, length = _atom(x, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
+    n += tl.maximum(split_end - s, 0)
+    # This program's contiguous share of them, as runs of consecutive splits of one atom: one query load and one
+    # token loop per run, and the SM's programs end within a task of each other.
+    skip = n * lane // programs_per_sm
+    todo = n * (lane + 1) // programs_per_sm - skip
+    x = a
+    s = split
+    row0 = row0_a
+    n_rows = n_rows_a
+    length = length_a
+    while (todo > 0) & (x < num_slots):
+        avail = tl.maximum(tl.cdiv(length, split_kv) - s, 0)
+        if skip < avail:
+            first = s + skip
+            count = tl.minimum(avail - skip, todo)
+            at_spec = (x == a) & (first == split)
+            pages = tl.where(at_spec, spec, _window(table_ptr, x, stride_table, (first * split_kv) >> log2_block_kv,
+                                                    table_width, (x != a) | (first != split), PAGES))
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  out_bf16, row0, n_rows, table_row, length, split, split_kv, H, D, ROWS, BLOCK_T, MODE, NUM_STAGES,
-                  ASM)
-        count += 1
-        # next task in the metadata's order: next split, else the next atom that has any
-        split += 1
-        if split * split_kv >= length:
-            split = 0
-            a += tl.where(varlen != 0, n_rows, 1)
-            length = 0
-            while (a < num_slots) & (length == 0):
-                _, n_rows, length = _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
-                if length == 0:
-                    a += tl.where(varlen != 0, n_rows, 1)
+                  out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, D,
+                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM)
+            todo -= count
+            skip = 0
+        else:
+            skip -= avail
+        s = 0
+        x += tl.where(varlen != 0, n_rows, 1)
+        if (todo > 0) & (x < num_slots):
+            row0, n_rows, length = _atom(x, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
 
 
 @triton.jit(do_not_specialize=["next_n", "width", "cap", "lens_2d", "out_bf16"],
