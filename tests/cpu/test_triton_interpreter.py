@@ -13,6 +13,7 @@ import torch
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import _checks
+from sglang_sm120_dsa import ops
 from sglang_sm120_dsa.errors import ImplementationError
 from sglang_sm120_dsa.reference.metadata import schedule_paged_tasks
 from sglang_sm120_dsa.testing import assert_bitwise_equal
@@ -94,15 +95,53 @@ def test_paged_long_and_empty_requests_many_splits(family, mode) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_paged_split_spans_several_page_windows(family, mode, monkeypatch) -> None:
-    """A task reads its page ids 32 pages at a time: with 32-token pages and 2048-token splits (the sm_90 table's),
-    one split spans two windows and a partial third, and the table row ends inside a window."""
+@pytest.mark.parametrize("split", [128, 4096])
+def test_paged_split_spans_several_page_windows(family, mode, split, monkeypatch) -> None:
+    """A run reads its page ids 64 pages at a time: with 32-token pages, a 4096-token split spans two windows, and
+    a run of 128-token splits spans them too; the table row ends inside the second window."""
     from sglang_sm120_dsa.triton import launch
 
-    monkeypatch.setattr(launch, "paged_family", lambda arch, batch: {"split_kv": 2048, "programs_per_sm": 2})
+    monkeypatch.setattr(launch, "paged_family", lambda arch, batch: {"split_kv": split})
     case = make_paged_case(3, 1, 16, 64, 32, context_lens=[2600, 5, 1100], seed=8)
-    assert case.block_table.shape[1] * 32 < 2600 + 32 * 32  # the last window overruns the table row
-    compare_paged(family, case, mode, num_sms=2)
+    assert 64 * 32 < 2600 < case.block_table.shape[1] * 32 < 2 * 64 * 32  # the second window overruns the row
+    compare_paged(family, case, mode, num_sms=1)
+
+
+@pytest.mark.parametrize("meta_rows", [
+    [(0, 1 << 30)] * 4,
+    [(-7, -3), (2, 5), (1, (1 << 31) - 1), (1 << 30, 0)],
+    [(3, 0), (0, 0), (2, 1 << 20), (-(1 << 31), 1 << 30)],
+    [(0, 0), (1, (1 << 31) - 1), (1, (1 << 31) - 1), (3, 0)],  # the task count overflows int32
+    "random"])
+def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, monkeypatch) -> None:
+    """Whatever the metadata holds (it is a tensor the caller may get wrong), the kernel writes nowhere but the
+    returned logits: guard rows and columns around them stay NaN. The values written are unspecified."""
+    guards = []
+
+    def guarded(rows, width, row_stride, dtype, device):
+        buf = torch.full((rows + 2, row_stride + 64), float("nan"), dtype=dtype, device=device)
+        guards.append((buf, rows, width))
+        return buf[1:rows + 1, :width]
+
+    monkeypatch.setattr(ops, "new_logits", guarded)
+    from sglang_sm120_dsa.triton import config
+    from sglang_sm120_dsa.triton import launch
+
+    # 3 programs per SM: an overflowed task count then splits into shares that are not multiples of 2**32 tokens
+    monkeypatch.setattr(launch, "paged_tiles", lambda *a: {**config.PAGED_TILE_DEFAULT, "programs_per_sm": 3})
+    if meta_rows == "random":
+        meta = torch.randint(-(1 << 31), (1 << 31) - 1, (4, 2), generator=torch.Generator().manual_seed(3),
+                             dtype=torch.int64).to(torch.int32)
+    else:
+        meta = torch.tensor(meta_rows, dtype=torch.int32)
+    case = make_paged_case(3, 2, 16, 64, 32, context_lens=[40, 0, 300], seed=9)
+    for mode in MODES:
+        family("triton", mode)
+        paged(case, meta, clean=False, width=310)
+        buf, rows, width = guards[-1]
+        inside = torch.zeros_like(buf, dtype=torch.bool)
+        inside[1:rows + 1, :width] = True
+        assert torch.isnan(buf[~inside]).all(), f"{mode}: wrote outside the logits"
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -218,7 +218,7 @@ def _dsa_paged_mqa_logits_kernel(
     n += tl.maximum(split_end - s, 0)
     # This program's contiguous share of them, as runs of consecutive splits of one atom: one query load and one
     # token loop per run, and the SM's programs end within a task of each other.
-    skip = n * lane // programs_per_sm
+    skip = tl.maximum(n * lane // programs_per_sm, 0)  # clamped: a nonsense range may overflow n
     todo = n * (lane + 1) // programs_per_sm - skip
     x = a
     s = split
