@@ -19,6 +19,7 @@ import torch
 
 from .. import configs as tables
 from .. import envs
+from .._checks import MAX_NEXT_N
 from .._versions import installed_version
 from ..errors import ImplementationError
 from .kernels.decode import MODE_BYTES
@@ -29,22 +30,25 @@ logger = logging.getLogger("sglang_sm120_dsa")
 
 ATOM = 8  # rows per paged task: every next_n (<= 8) row of a request, or up to 8 varlen tokens of one request
 MODE_NAMES = {MODE_NATIVE.value: "native", MODE_BYTES.value: "bytes", MODE_FP4.value: "fp4"}
-# NEXT_N_P2: the metadata kernel reads up to 8 (MAX_NEXT_N) lengths a row. It reads B_CHUNK slots per pass: one
-# pass is fastest, but a wider chunk costs more when the batch is small (H200, graph replays: B <= 128 takes 5.1-5.3
-# us with 128-slot chunks, 5.7-6.0 with 256, 6.9-7.1 with 512; B=256 7.9 / 5.8 / 6.9 us; B=512 13.1 / 9.4 / 7.2 us),
-# so the batch (a shape) picks the narrowest chunk that holds it. SM_TILE schedule entries per program and 8 warps:
-# H200, graph replays, against 16 entries and 4 warps: B <= 128 4.7-5.0 us (was 4.7-5.2), B=256 5.3-5.4 (5.8-5.9),
-# B=512 6.1-6.2 (6.9-7.0); DeepGEMM's 4.5-6.4, 6.9-7.0 and 7.7-8.1 us in the same run.
-METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 4, "NEXT_N_P2": 8}
-METADATA_NUM_WARPS = 8
+# The metadata kernel reads B_CHUNK slots per pass: one pass is fastest, but a wider chunk costs more when the batch
+# is small (H200, graph replays: B <= 128 takes 5.1-5.3 us with 128-slot chunks, 5.7-6.0 with 256, 6.9-7.1 with 512;
+# B=256 7.9 / 5.8 / 6.9 us; B=512 13.1 / 9.4 / 7.2 us), so the batch (a shape) picks the narrowest chunk that holds
+# it. SM_TILE schedule entries per program (4 against 16: B=256 5.3-5.4 against 5.8-5.9 us). NEXT_N_P2 lengths are
+# read per row (the row's largest counts): 2 when the call has at most 2 per row (1-D lengths, next_n <= 2), with 4
+# warps, else MAX_NEXT_N with 8. H200, graph replays, against 8 lengths per row with 8 warps for every call:
+# B <= 128 4.5-4.8 us (was 4.4-4.8), B=192-256 4.5-4.8 (5.2-5.5), B=512 5.1-5.2 (6.1); DeepGEMM 4.4-7.9 us.
+METADATA_CONSTEXPRS = {"ATOM": ATOM, "SM_TILE": 4}
 METADATA_B_CHUNKS = (128, 256, 512)
+METADATA_ROW_CLASSES = ((2, 4), (MAX_NEXT_N, 8))  # (NEXT_N_P2, num_warps), by lengths per row
 CLEAN_BLOCK = 1024
 
 
-def metadata_constexprs(num_slots: int) -> dict:
-    """The metadata kernel's constexprs for a batch of ``num_slots``: the narrowest chunk that holds it."""
+def metadata_launch(num_slots: int, row_lens: int) -> tuple[dict, int]:
+    """(constexprs, num_warps) of the metadata kernel for ``num_slots`` slots with ``row_lens`` lengths per row:
+    the narrowest chunk that holds the batch, and the smallest row class that holds the row."""
     chunk = next((c for c in METADATA_B_CHUNKS if num_slots <= c), METADATA_B_CHUNKS[-1])
-    return {**METADATA_CONSTEXPRS, "B_CHUNK": chunk}
+    next_n_p2, num_warps = next(c for c in METADATA_ROW_CLASSES if row_lens <= c[0])
+    return {**METADATA_CONSTEXPRS, "B_CHUNK": chunk, "NEXT_N_P2": next_n_p2}, num_warps
 
 # Largest dynamic shared memory per block (cudaDevAttrMaxSharedMemoryPerBlockOptin) and shared memory per SM
 # (cudaDevAttrMaxSharedMemoryPerMultiprocessor; each resident block also takes SMEM_RESERVED_PER_BLOCK), by arch.

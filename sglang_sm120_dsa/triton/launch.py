@@ -17,10 +17,9 @@ from .._checks import PagedCall
 from .._checks import RaggedCall
 from .config import ATOM
 from .config import CLEAN_BLOCK
-from .config import METADATA_NUM_WARPS
 from .config import arch_of
 from .config import fp8_mode
-from .config import metadata_constexprs
+from .config import metadata_launch
 from .config import paged_family
 from .config import paged_tiles
 from .config import ragged_block_q
@@ -64,12 +63,12 @@ def _options(tiles: dict) -> dict:
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     family = paged_family(arch_of(call.context_lens.device), call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
-    constexprs = metadata_constexprs(call.batch)
+    constexprs, num_warps = metadata_launch(call.batch, call.next_n if call.lens_2d else 1)
     grid = (triton.cdiv(call.num_sms + 1, constexprs["SM_TILE"]),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, family["split_kv"], num_warps=METADATA_NUM_WARPS, **constexprs)
+        call.num_sms, family["split_kv"], num_warps=num_warps, **constexprs)
     return meta
 
 

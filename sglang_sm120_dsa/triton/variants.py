@@ -18,8 +18,8 @@ from .._checks import SUPPORTED_HEADS
 from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import METADATA_B_CHUNKS
-from .config import METADATA_NUM_WARPS
-from .config import metadata_constexprs
+from .config import METADATA_ROW_CLASSES
+from .config import metadata_launch
 from .config import native_fp8
 from .config import paged_tiles
 from .config import ragged_block_q
@@ -98,6 +98,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
 
 
 def kernel_variants(arch: int | None) -> list[Variant]:
-    meta = [Variant("metadata", tuple(metadata_constexprs(chunk).items()), METADATA_NUM_WARPS)
-            for chunk in METADATA_B_CHUNKS]
+    meta = [Variant("metadata", tuple(constexprs.items()), num_warps)
+            for constexprs, num_warps in (metadata_launch(chunk, row_lens) for chunk in METADATA_B_CHUNKS
+                                          for row_lens, _ in METADATA_ROW_CLASSES)]
     return [*paged_variants(arch), *ragged_variants(arch), *meta, Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]

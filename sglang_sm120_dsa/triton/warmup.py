@@ -24,8 +24,8 @@ from .variants import kernel_variants
 def _run(variant: Variant, device: torch.device) -> None:
     mode = variant.get("MODE")
     fp4 = mode == MODE_FP4.value
-    if variant.kernel == "metadata":  # a batch of B_CHUNK requests selects that variant
-        lens = torch.full((variant.get("B_CHUNK"),), 70, dtype=torch.int32, device=device)
+    if variant.kernel == "metadata":  # B_CHUNK requests with NEXT_N_P2 lengths each select that variant
+        lens = torch.full((variant.get("B_CHUNK"), variant.get("NEXT_N_P2")), 70, dtype=torch.int32, device=device)
         launch.get_paged_mqa_logits_metadata(_checks.check_metadata(lens, 64, 2, None))
     elif variant.kernel in ("paged", "clean"):
         heads = variant.get("H") or 64

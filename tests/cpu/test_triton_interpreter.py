@@ -269,15 +269,17 @@ def test_metadata_kernel_varlen(family, batch, seed) -> None:
 def test_metadata_chunk_by_batch_and_every_chunk_agrees(family, monkeypatch) -> None:
     """The batch picks the slots per pass (one pass up to 512 slots); more passes give the same schedule."""
     from sglang_sm120_dsa.triton import launch
-    from sglang_sm120_dsa.triton.config import METADATA_CONSTEXPRS
-    from sglang_sm120_dsa.triton.config import metadata_constexprs
+    from sglang_sm120_dsa.triton.config import metadata_launch
 
     def forced(chunk):
-        monkeypatch.setattr(launch, "metadata_constexprs", lambda num_slots: {**METADATA_CONSTEXPRS, "B_CHUNK": chunk})
+        monkeypatch.setattr(launch, "metadata_launch",
+                            lambda num_slots, row_lens: ({**metadata_launch(1, row_lens)[0], "B_CHUNK": chunk}, 4))
         return launch.get_paged_mqa_logits_metadata(call)
 
-    assert [metadata_constexprs(b)["B_CHUNK"] for b in (0, 1, 128, 129, 256, 257, 512, 513, 4096)] == \
+    assert [metadata_launch(b, 2)[0]["B_CHUNK"] for b in (0, 1, 128, 129, 256, 257, 512, 513, 4096)] == \
         [128, 128, 128, 256, 256, 512, 512, 512, 512]
+    # the row class holds every length of a row (NEXT_N_P2 >= lengths per row): 2 up to 2, else 8
+    assert [metadata_launch(1, r)[0]["NEXT_N_P2"] for r in range(1, 9)] == [2, 2, 8, 8, 8, 8, 8, 8]
     gen = torch.Generator().manual_seed(4)
     lens = torch.randint(0, 9000, (300, 2), generator=gen, dtype=torch.int32)
     family("triton")
