@@ -70,16 +70,20 @@ def _bytes_operand(words, ASM: tl.constexpr):
 
 @triton.jit
 def load_rows(rows, mask, MODE: tl.constexpr, DQ: tl.constexpr):
-    """The ``DQ`` value bytes of the rows starting at pointers ``rows [R]`` (rows with ``mask`` false are not read):
-    e4m3-typed or bytes ``[R, DQ]``, or in ``MODE_BYTES`` int32 words ``[R, DQ / 4]``, which keeps the loads 16 bytes
-    wide and gives the decoder whole words (bytes let the compiler load them 2 at a time in the MMA's layout)."""
+    """The ``DQ`` value bytes of the rows starting at pointers ``rows [R]`` (rows with ``mask`` false are not read;
+    ``mask`` None: every row is read): e4m3-typed or bytes ``[R, DQ]``, or in ``MODE_BYTES`` int32 words
+    ``[R, DQ / 4]``, which keeps the loads 16 bytes wide and gives the decoder whole words (bytes let the compiler
+    load them 2 at a time in the MMA's layout)."""
     # masked rows (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
     # e4m3-typed load could not take
     if MODE == MODE_BYTES:
-        words = rows.to(tl.pointer_type(tl.int32))
-        raw = tl.load(words[:, None] + tl.arange(0, DQ // 4)[None, :], mask=mask[:, None])
+        ptrs = rows.to(tl.pointer_type(tl.int32))[:, None] + tl.arange(0, DQ // 4)[None, :]
     else:
-        raw = tl.load(rows[:, None] + tl.arange(0, DQ)[None, :], mask=mask[:, None])
+        ptrs = rows[:, None] + tl.arange(0, DQ)[None, :]
+    if mask is None:
+        raw = tl.load(ptrs)
+    else:
+        raw = tl.load(ptrs, mask=mask[:, None])
     return raw
 
 
@@ -126,9 +130,13 @@ def fp4_operand(packed, words, HALF_D: tl.constexpr):
 @triton.jit
 def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, HALF_D: tl.constexpr):
     """Loaded rows of values -> a ``tl.dot`` operand: FP8 (:func:`fp8_operand`), or MXFP4 with the ue8m0 words
-    loaded here from ``sf_ptrs`` (one per row, masked by ``mask``)."""
+    loaded here from ``sf_ptrs`` (one per row, masked by ``mask`` unless it is None)."""
     if MODE == MODE_FP4:
-        operand = fp4_operand(raw, tl.load(sf_ptrs, mask=mask, other=0), HALF_D)
+        if mask is None:
+            words = tl.load(sf_ptrs)
+        else:
+            words = tl.load(sf_ptrs, mask=mask, other=0)
+        operand = fp4_operand(raw, words, HALF_D)
     else:
         operand = fp8_operand(raw, MODE, ASM)
     return operand
