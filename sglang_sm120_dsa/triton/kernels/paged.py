@@ -132,13 +132,13 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 in_range = tok < w_end
                 # rows past the end read the last valid one again (never stored): the loads need no mask
                 row_tok = tl.minimum(tok, w_end - 1)
-                local = (row_tok >> log2_block_kv) - p0
+                local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
                 page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                 slot = row_tok & (block_kv - 1)
                 page_base = kv_ptr + page_off
                 scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
                 kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
-                if MODE == MODE_FP4:  # (unmasked, its spilling loop measured 4% slower on an H200)
+                if MODE == MODE_FP4:  # keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
                     k = decode_operand(load_rows(page_base + slot * DQ, in_range, MODE, DQ), scale_ptr, in_range,
                                        MODE, ASM, DQ)
                 else:
