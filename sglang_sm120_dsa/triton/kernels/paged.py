@@ -61,7 +61,7 @@ def _row_lengths(lens_ptr, rows, ok, next_n, lens_2d):
 
 @triton.jit
 def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.constexpr):
-    """(first row, number of rows, block-table row, uncapped length) of the atom starting at slot ``a``."""
+    """(first row, number of rows, uncapped length) of the atom starting at slot ``a``."""
     r = tl.arange(0, ATOM)
     if varlen != 0:
         rows = a + r
@@ -80,11 +80,13 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
 
 
 @triton.jit
-def _window(table_ptr, table_row, stride_table, p0, table_width, load, PAGES: tl.constexpr):
-    """Raw page ids ``[p0, p0 + PAGES)`` of a block-table row (0 past its end or when not ``load``)."""
+def _window(ids, have, table_ptr, table_row, stride_table, p0, table_width, PAGES: tl.constexpr):
+    """Raw page ids ``[p0, p0 + PAGES)`` of a block-table row (0 past its end), or ``ids`` where ``have`` (ids loaded
+    earlier; the table is not read then)."""
     pid = p0 + tl.arange(0, PAGES)
-    limit = tl.where(load, table_width, 0)  # (a scalar mask `load & ...` trips the interpreter)
-    return tl.load(table_ptr + table_row.to(tl.int64) * stride_table + pid, mask=(pid >= 0) & (pid < limit), other=0)
+    limit = tl.where(have, 0, table_width)  # (a scalar mask `have & ...` trips the interpreter)
+    loaded = tl.load(table_ptr + table_row.to(tl.int64) * stride_table + pid, mask=(pid >= 0) & (pid < limit), other=0)
+    return tl.where(have, ids, loaded)
 
 
 @triton.jit
@@ -122,8 +124,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM, DQ)
         for w0 in range(t_begin, t_end, window):
             p0 = w0 >> log2_block_kv
-            raw = tl.where(w0 == t_begin, pages,
-                           _window(table_ptr, table_row, stride_table, p0, table_width, w0 != t_begin, PAGES))
+            raw = _window(pages, w0 == t_begin, table_ptr, table_row, stride_table, p0, table_width, PAGES)
             # byte offsets of the window's pages, multiplied once per window rather than per key row
             window_offs = tl.minimum(tl.maximum(raw, 0), num_blocks - 1).to(tl.int64) * stride_page
             w_end = tl.minimum(w0 + window, t_end)
@@ -137,13 +138,12 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 slot = row_tok & (block_kv - 1)
                 page_base = kv_ptr + page_off
                 scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
+                # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
+                load_mask = in_range if MODE == MODE_FP4 else None
+                k = decode_operand(load_rows(page_base + slot * DQ, load_mask, MODE, DQ), scale_ptr, load_mask, MODE,
+                                   ASM, DQ)
                 kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
-                if MODE == MODE_FP4:  # keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
-                    k = decode_operand(load_rows(page_base + slot * DQ, in_range, MODE, DQ), scale_ptr, in_range,
-                                       MODE, ASM, DQ)
-                else:
-                    k = decode_operand(load_rows(page_base + slot * DQ, None, MODE, DQ), scale_ptr, None, MODE, ASM,
-                                       DQ)
+                if MODE != MODE_FP4:
                     kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
                 if PER_ROW:
                     _store_row(out_ptr, k, q, w, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
@@ -206,7 +206,8 @@ def _dsa_paged_mqa_logits_kernel(
     split_end = tl.maximum(tl.load(meta_ptr + 2 * sm + 3), 0)
     # The page ids where the range starts, loaded alongside its first atom's lengths: at small batches every
     # program has one task, and this takes the block table off its chain of dependent loads.
-    spec = _window(table_ptr, a, stride_table, (split * split_kv) >> log2_block_kv, table_width, a < num_slots, PAGES)
+    spec = _window(tl.zeros([PAGES], tl.int32), a >= num_slots, table_ptr, a, stride_table,
+                   (split * split_kv) >> log2_block_kv, table_width, PAGES)
     row0_a, n_rows_a, length_a = _atom(tl.minimum(a, num_slots - 1), lens_ptr, idx_ptr, num_slots, next_n, lens_2d,
                                        varlen, ATOM)
     # Count the range's tasks, one atom at a time (an atom's length gives its number of splits).
@@ -236,9 +237,8 @@ def _dsa_paged_mqa_logits_kernel(
         if skip < avail:
             first = s + skip
             count = tl.minimum(avail - skip, todo)
-            at_spec = (x == a) & (first == split)
-            pages = tl.where(at_spec, spec, _window(table_ptr, x, stride_table, (first * split_kv) >> log2_block_kv,
-                                                    table_width, (x != a) | (first != split), PAGES))
+            pages = _window(spec, (x == a) & (first == split), table_ptr, x, stride_table,
+                            (first * split_kv) >> log2_block_kv, table_width, PAGES)
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, D,
