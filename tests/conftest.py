@@ -17,3 +17,29 @@ def family(monkeypatch):
         monkeypatch.setenv("SGLANG_SM120_DSA_TILELANG_MODE", mode if name == "tilelang" else "auto")
 
     return use
+
+
+@pytest.fixture
+def guarded_logits(monkeypatch):
+    """Make the API allocate its logits inside a NaN-filled buffer with a guard row above and below and guard
+    columns past the row; returns ``check(what)``, which asserts that the last call wrote nothing outside its
+    logits (the values written inside are not checked)."""
+    import torch
+
+    from sglang_sm120_dsa import ops  # here, not at import: tests/cpu sets TRITON_INTERPRET before the kernels load
+
+    guards = []
+
+    def guarded(rows, width, row_stride, dtype, device):
+        buf = torch.full((rows + 2, row_stride + 64), float("nan"), dtype=dtype, device=device)
+        guards.append((buf, rows, width))
+        return buf[1:rows + 1, :width]
+
+    def check(what: str = "") -> None:
+        buf, rows, width = guards[-1]
+        inside = torch.zeros_like(buf, dtype=torch.bool)
+        inside[1:rows + 1, :width] = True
+        assert torch.isnan(buf[~inside]).all(), f"{what}: wrote outside the logits"
+
+    monkeypatch.setattr(ops, "new_logits", guarded)
+    return check

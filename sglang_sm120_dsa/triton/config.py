@@ -118,6 +118,15 @@ def paged_family(arch: int | None, batch: int) -> dict:
     return _pick(table("paged_mqa_logits", arch), "family", batch, PAGED_FAMILY_DEFAULT)
 
 
+def log2_split(family: dict) -> int:
+    """log2 of the family's ``split_kv``: the kernels count splits by shifts, so it must be a power of two (>= 128,
+    a multiple of every page size and tile)."""
+    split = family["split_kv"]
+    if split < 128 or split & (split - 1):
+        raise ImplementationError(f"Triton paged split_kv must be a power of two >= 128, the table gives {split}")
+    return split.bit_length() - 1
+
+
 def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, batch: int) -> dict:
     """Tiles and ``programs_per_sm`` for a batch of ``batch`` slots, the key :func:`paged_family` uses."""
     section = table("paged_mqa_logits", arch).get(MODE_NAMES[mode], {})

@@ -19,6 +19,7 @@ from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import arch_of
 from .config import fp8_mode
+from .config import log2_split
 from .config import metadata_launch
 from .config import paged_family
 from .config import paged_tiles
@@ -68,7 +69,7 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, family["split_kv"], num_warps=num_warps, **constexprs)
+        call.num_sms, log2_split(family), num_warps=num_warps, **constexprs)
     return meta
 
 
@@ -93,7 +94,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
-        family["split_kv"], tiles["programs_per_sm"],
+        log2_split(family), tiles["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
         ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
     if call.clean_logits:

@@ -40,6 +40,7 @@ def test_table_is_valid(path: pathlib.Path) -> None:
             assert bound == "inf" or int(bound) > 0
             assert set(entry) == {"split_kv"}
             assert entry["split_kv"] % 128 == 0
+            assert entry["split_kv"] & (entry["split_kv"] - 1) == 0  # the paged kernel shifts by its log2
     assert set(table) <= {"native", "bytes", "fp4"}
     assert ("native" in table) == (arch >= 89)
     for section in table.values():
@@ -66,6 +67,16 @@ def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) 
     assert "sm_120.json is not tuned on this arch" in messages and "no Triton tuning table" in messages
     assert "sm_90.json is not tuned" not in messages
     assert config.paged_family(90, 1)["split_kv"] <= config.paged_family(90, 10_000)["split_kv"] * 8
+
+
+def test_triton_split_must_be_a_power_of_two() -> None:
+    """The paged kernels count splits by shifting by log2(split_kv): any other split is refused, never rounded."""
+    from sglang_sm120_dsa.errors import ImplementationError
+
+    assert [config.log2_split({"split_kv": s}) for s in (128, 256, 1024)] == [7, 8, 10]
+    for bad in (64, 192, 384, 1000):
+        with pytest.raises(ImplementationError, match="power of two >= 128"):
+            config.log2_split({"split_kv": bad})
 
 
 def test_tilelang_tables_are_valid() -> None:

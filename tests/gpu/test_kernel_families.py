@@ -141,6 +141,25 @@ def test_paged_reruns_graphs_and_sm_counts(family, mode) -> None:
     assert_bitwise_equal(captured, step(), "graph replay")
 
 
+@pytest.mark.parametrize("mode", [p for p in PATHS if p.startswith("triton")])
+def test_paged_nonsense_metadata_writes_only_the_output(family, mode, guarded_logits) -> None:
+    """Compiled code (the interpreter runs none of the PTX, such as the L2 prefetches of a program's first tile):
+    whatever the metadata holds, nothing is read out of bounds (a fault would surface at the synchronize) and
+    nothing is written outside the logits (guard rows and columns stay NaN)."""
+    num_sms = dsa.get_num_sms()
+    rng = torch.Generator().manual_seed(5)
+    metas = [torch.randint(-(1 << 31), (1 << 31) - 1, (num_sms + 1, 2), generator=rng, dtype=torch.int64)
+             for _ in range(3)]
+    metas += [torch.randint(-3, 6, (num_sms + 1, 2), generator=rng, dtype=torch.int64) for _ in range(3)]
+    metas.append(torch.tensor([(0, (1 << 31) - 1), (1, 1 << 30)] * (num_sms // 2 + 1))[:num_sms + 1])
+    case = make_paged_case(4, 2, 64, 128, 64, context_lens=[40, 0, 3000, 700], seed=9, device="cuda")
+    use(family, mode)
+    for i, meta in enumerate(metas):
+        paged(case, meta.to(torch.int32).cuda(), False, torch.float32, width=3100)
+        torch.cuda.synchronize()
+        guarded_logits(f"metadata {i}")
+
+
 @pytest.mark.parametrize("mode", PATHS)
 def test_ragged_reruns_and_graphs(family, mode) -> None:
     case = make_ragged_case(2048, 8192, 64, 128, cp=True, seed=3, device="cuda")

@@ -1,7 +1,8 @@
 """Paged schedule metadata on the GPU: ``_dsa_paged_mqa_metadata_kernel``.
 
 The foundation's algorithm (``reference/metadata.py``) for a family whose atoms hold every row of a request
-(``ATOM >= next_n``, so one atom per slot): ``segs = ceil(L / split_kv)`` per slot, ``total`` tasks cut into
+(``ATOM >= next_n``, so one atom per slot): ``segs = ceil(L / split_kv)`` per slot (a power of two, passed as
+``log2_split``: a shift, not a division), ``total`` tasks cut into
 ``num_sms`` ranges, the last ``total % num_sms`` one task longer; row ``s`` is the ``(slot, split)`` where range
 ``s`` starts, row ``num_sms`` the sentinel ``(num_slots, 0)``. Each program computes ``SM_TILE`` rows: it sums the
 tasks, then finds each start's slot by counting the slots that end at or before it, ``B_CHUNK`` slots at a time.
@@ -20,7 +21,7 @@ def _max_combine(a, b):
 
 
 @triton.jit
-def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varlen, split_kv,
+def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varlen, log2_split,
                ATOM: tl.constexpr, B_CHUNK: tl.constexpr, NEXT_N_P2: tl.constexpr):
     """Tasks of slots ``[c, c + B_CHUNK)`` and the run start of the chunk's last slot (varlen carry)."""
     i = c + tl.arange(0, B_CHUNK)
@@ -44,22 +45,22 @@ def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varl
         m = ok[:, None] & (j < cols)[None, :]
         length = tl.max(tl.load(lens_ptr + i[:, None] * cols + j[None, :], mask=m, other=0), axis=1)
         carry = run_carry
-    segs = tl.where(ok, tl.cdiv(tl.maximum(length, 0), split_kv), 0)
+    segs = tl.where(ok, (tl.maximum(length, 0) + (1 << log2_split) - 1) >> log2_split, 0)
     return segs, carry
 
 
-@triton.jit(do_not_specialize=["num_slots", "next_n", "lens_2d", "varlen", "num_sms", "split_kv"],
+@triton.jit(do_not_specialize=["num_slots", "next_n", "lens_2d", "varlen", "num_sms", "log2_split"],
             do_not_specialize_on_alignment=["lens_ptr", "idx_ptr", "meta_ptr"])
-def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_n, lens_2d, varlen, num_sms, split_kv,
+def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_n, lens_2d, varlen, num_sms, log2_split,
                                    ATOM: tl.constexpr, SM_TILE: tl.constexpr, B_CHUNK: tl.constexpr,
                                    NEXT_N_P2: tl.constexpr):
     # pass 1: the total; the first chunk stays in registers for pass 2 (one chunk covers most decode batches)
-    segs0, carry0 = _slot_segs(lens_ptr, idx_ptr, 0, -1, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
+    segs0, carry0 = _slot_segs(lens_ptr, idx_ptr, 0, -1, num_slots, next_n, lens_2d, varlen, log2_split, ATOM,
                                B_CHUNK, NEXT_N_P2)
     total = tl.sum(segs0, axis=0)
     carry = carry0
     for c in range(B_CHUNK, num_slots, B_CHUNK):
-        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
+        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, log2_split, ATOM,
                                  B_CHUNK, NEXT_N_P2)
         total += tl.sum(segs, axis=0)
     per_sm = total // num_sms
@@ -76,7 +77,7 @@ def _dsa_paged_mqa_metadata_kernel(lens_ptr, idx_ptr, meta_ptr, num_slots, next_
     running = tl.sum(segs0, axis=0)
     carry = carry0
     for c in range(B_CHUNK, num_slots, B_CHUNK):
-        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, split_kv, ATOM,
+        segs, carry = _slot_segs(lens_ptr, idx_ptr, c, carry, num_slots, next_n, lens_2d, varlen, log2_split, ATOM,
                                  B_CHUNK, NEXT_N_P2)
         cum = running + tl.cumsum(segs, axis=0)
         ended = cum[None, :] <= start[:, None]

@@ -18,6 +18,11 @@ depend on no load of that loop and Triton's pipeliner issues them ``NUM_STAGES -
 ids per tile made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter
 of the warp stalls waiting on the tile just issued.)
 
+At small batches a program has one or two tiles, and its time is a chain of dependent DRAM trips (schedule ->
+lengths -> keys) plus the integer work between them. So the walk shifts instead of dividing (``split_kv`` is a power
+of two; row lengths are read by request, not by dividing row indices by ``next_n``), and the keys of a program's
+first tile (and its query) are prefetched into L2 while the lengths load.
+
 Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
 tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM; one dot per
 row when ``ROWS <= 2``), then ``relu``, the head weights, a sum over heads and the per-token scale. Columns outside
@@ -47,35 +52,42 @@ from .decode import times_key_scale
 # stride and the logits row stride stay specialized: they are always multiples of 16 (validation, layout.py), so
 # their specialization never changes, and the 16-byte vector loads of the keys depend on it.
 _RUNTIME_INTS = ["stride_w", "stride_table", "num_slots", "next_n", "num_blocks", "width", "table_width",
-                 "block_kv", "log2_block_kv", "lens_2d", "varlen", "out_bf16", "split_kv", "programs_per_sm"]
+                 "block_kv", "log2_block_kv", "lens_2d", "varlen", "out_bf16", "log2_split", "programs_per_sm"]
 _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
 
 
 @triton.jit
-def _row_lengths(lens_ptr, rows, ok, next_n, lens_2d):
-    """Valid columns per query row: ``ctx[row]`` (2-D) or ``ctx[b] - next_n + 1 + j`` (1-D, ``row = b*next_n + j``)."""
-    b = tl.where(lens_2d != 0, rows, rows // next_n)
-    length = tl.load(lens_ptr + b, mask=ok, other=0)
-    return tl.where(lens_2d != 0, length, length - next_n + 1 + (rows - b * next_n))
+def _row_lengths(lens_ptr, b, j, ok, next_n, lens_2d):
+    """Valid columns of row ``j`` of request ``b``: ``ctx[b, j]`` (2-D) or ``ctx[b] - next_n + 1 + j`` (1-D). (Callers
+    know ``b``: dividing row indices by a runtime ``next_n`` would put an integer division on every program's start.)"""
+    length = tl.load(lens_ptr + tl.where(lens_2d != 0, b * next_n + j, b), mask=ok, other=0)
+    return tl.where(lens_2d != 0, length, length - next_n + 1 + j)
 
 
 @triton.jit
 def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.constexpr):
     """(first row, number of rows, uncapped length) of the atom starting at slot ``a``."""
-    r = tl.arange(0, ATOM)
-    if varlen != 0:
-        rows = a + r
-        ok = rows < num_slots
-        ids = tl.load(idx_ptr + rows, mask=ok, other=-1)
-        same = ok & (ids == tl.load(idx_ptr + a))
-        n_rows = tl.min(tl.where(same, ATOM, r), axis=0)  # leading run of the request's tokens
+    if (next_n == 1) & (varlen == 0):  # one row: a scalar load, no reductions on every program's first steps
         row0 = a
+        n_rows = 1
+        length = tl.load(lens_ptr + a)
     else:
-        n_rows = next_n
-        row0 = a * next_n
-    rows = row0 + r
-    in_atom = r < n_rows
-    length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, rows, in_atom, next_n, lens_2d), 0), axis=0)
+        r = tl.arange(0, ATOM)
+        if varlen != 0:
+            rows = a + r
+            ok = rows < num_slots
+            ids = tl.load(idx_ptr + rows, mask=ok, other=-1)
+            same = ok & (ids == tl.load(idx_ptr + a))
+            n_rows = tl.min(tl.where(same, ATOM, r), axis=0)  # leading run of the request's tokens
+            row0 = a
+        else:
+            n_rows = next_n
+            row0 = a * next_n
+        in_atom = r < n_rows
+        # varlen: every token is its own row of lengths (next_n == 1)
+        b = tl.where(varlen != 0, a + r, a)
+        j = tl.where(varlen != 0, 0, r)
+        length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, b, j, in_atom, next_n, lens_2d), 0), axis=0)
     return row0, n_rows, tl.maximum(length, 0)
 
 
@@ -92,11 +104,10 @@ def _window(ids, have, table_ptr, table_row, stride_table, p0, table_width, PAGE
 @triton.jit
 def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
-          block_kv, log2_block_kv, lens_2d, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
+          block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
           NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early)."""
-    N: tl.constexpr = ROWS * H
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     cap = table_width * block_kv  # tokens the block table can address
     t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
@@ -110,14 +121,16 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     # ran next_n 2 up to 3% faster on an H200 (64 x 64K 219.5 -> 213.4 us; 1 x 8K within 0.1 us; byte path
     # 509 -> 385 us, where the single dot spilled). H >= 16 is tl.dot's smallest N.
     PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
-    QN: tl.constexpr = H if PER_ROW else N  # query columns per dot
+    QN: tl.constexpr = H if PER_ROW else ROWS * H  # query columns per dot
     n = tl.arange(0, QN)
     rr = tl.arange(0, ROWS)
     n_groups = tl.cdiv(n_rows, ROWS)
     for g in range(0, n_groups):
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
-        valid_len = tl.minimum(_row_lengths(lens_ptr, row0 + row_r, ok_r, next_n, lens_2d), cap)
+        b = tl.where(varlen != 0, row0 + row_r, table_row)  # as in _atom
+        j = tl.where(varlen != 0, 0, row_r)
+        valid_len = tl.minimum(_row_lengths(lens_ptr, b, j, ok_r, next_n, lens_2d), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
         q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, DQ)
         if PER_ROW and ROWS == 2:
@@ -165,6 +178,51 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
 
 
 @triton.jit
+def _prefetch_l2(a, b, a_ok, b_ok):
+    """``prefetch.global.L2`` of the lines at pointers ``a`` where ``a_ok`` and ``b`` where ``b_ok`` (elementwise;
+    a hint: no data comes back, nothing waits for it)."""
+    tl.inline_asm_elementwise(
+        asm="""{
+        .reg .pred p, r;
+        setp.ne.b32 p, $3, 0;
+        setp.ne.b32 r, $4, 0;
+        @p prefetch.global.L2 [$1];
+        @r prefetch.global.L2 [$2];
+        mov.b32 $0, 0;
+        }""",
+        constraints="=r,l,l,r,r", args=[a.to(tl.int64, bitcast=True), b.to(tl.int64, bitcast=True),
+                                       a_ok.to(tl.int32), b_ok.to(tl.int32)], dtype=tl.int32, is_pure=False, pack=1)
+
+
+@triton.jit
+def _prefetch_query(q_ptr, w_ptr, stride_w, row0, num_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr):
+    """``prefetch.global.L2`` of the query and head-weight lines of rows ``[row0, row0 + ROWS)`` (below ``num_rows``):
+    one address per 128-byte line (ASM only: the interpreter runs no PTX)."""
+    LINES: tl.constexpr = H * DQ // 128  # a row's (token's) query is H * DQ contiguous bytes, a multiple of 128
+    i = tl.arange(0, ROWS * LINES)
+    row = row0 + i // LINES
+    ok = row < num_rows
+    q_line = q_ptr.to(tl.pointer_type(tl.uint8)) + row.to(tl.int64) * (H * DQ) + (i % LINES) * 128
+    w_line = w_ptr + row.to(tl.int64) * stride_w + (i % LINES) * 32  # H fp32 weights: fewer lines (masked)
+    _prefetch_l2(q_line, w_line, ok, ok & ((i % LINES) * 128 < H * 4))
+
+
+@triton.jit
+def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_blocks, table_width, block_kv,
+                   log2_block_kv, tok0, ok, BLOCK_T: tl.constexpr, DQ: tl.constexpr):
+    """``prefetch.global.L2`` of the value and scale lines of keys ``[tok0, tok0 + BLOCK_T)`` of a block-table row,
+    where ``ok`` (its page ids are loaded here: one more trip, alongside the task count's lengths)."""
+    tok = tok0 + tl.arange(0, BLOCK_T)
+    page = tok >> log2_block_kv
+    in_table = ok & (page >= 0) & (page < table_width)  # (>= 0: nonsense metadata may overflow tok0)
+    ids = tl.load(table_ptr + table_row.to(tl.int64) * stride_table + page, mask=in_table, other=0)
+    page_base = (kv_ptr.to(tl.pointer_type(tl.uint8))
+                 + tl.minimum(tl.maximum(ids, 0), num_blocks - 1).to(tl.int64) * stride_page)
+    slot = tok & (block_kv - 1)
+    _prefetch_l2(page_base + slot * DQ, page_base + block_kv * DQ + slot * 4, in_table, in_table)
+
+
+@triton.jit
 def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
            ASM: tl.constexpr, DQ: tl.constexpr):
     """Query operand and head weights for the columns ``n`` (head ``n % H`` of atom row ``first + n // H``)."""
@@ -192,10 +250,11 @@ def _dsa_paged_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, idx_ptr, out_ptr,
         stride_w, stride_table, stride_page, stride_out,  #
         num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,
-        split_kv, programs_per_sm,  #
+        log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
     PAGES: tl.constexpr = 64
+    split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
     pid = tl.program_id(0)
     sm = pid // programs_per_sm
     lane = pid % programs_per_sm
@@ -210,6 +269,28 @@ def _dsa_paged_mqa_logits_kernel(
                    (split * split_kv) >> log2_block_kv, table_width, PAGES)
     row0_a, n_rows_a, length_a = _atom(tl.minimum(a, num_slots - 1), lens_ptr, idx_ptr, num_slots, next_n, lens_2d,
                                        varlen, ATOM)
+    # Start the DRAM trips of a program's first tile while the lengths load, as L2 prefetches: its keys, and the
+    # query if the tile starts the request (the other programs on that request find it in L2 then). When the range
+    # lies in one atom (the usual case at small batches, where a program has one or two tiles in all), every program
+    # with work knows its first task already. Else lane 0 takes the range's first tile and the last lane, whose
+    # share ends the range, the first tile of its last atom. On an H200, next_n 1: 1 x 8K 7.3 -> 6.4 us, 1 x 64K
+    # 11.9 -> 10.4, 2 x 16K 9.3 -> 8.0, 8 x 32K 18.9 -> 17.8. (The query prefetched by every program with work
+    # made 1 x 64K slower, 11.8 -> 13.1 us: 396 programs on the same lines at once.)
+    if ASM:
+        n_one = split_end - split  # the range's tasks if it lies in one atom (as `n` below)
+        first = split + n_one * lane // programs_per_sm  # its first split then (as `skip` below)
+        one = (a_end == a) & (a < num_slots)
+        last_atom = (lane != 0) & (lane == programs_per_sm - 1)
+        pf_atom = tl.where(one | ~last_atom, a, a_end)
+        pf_split = tl.where(one, first, tl.where(last_atom, 0, split))
+        pf = tl.where(one, n_one * (lane + 1) // programs_per_sm > first - split,
+                      (a_end > a) & ((lane == 0) | ((split_end > 0) & (a_end < num_slots))))
+        pf = pf & (pf_atom < num_slots)
+        _prefetch_query(q_ptr, w_ptr, stride_w, tl.where(varlen != 0, pf_atom, pf_atom * next_n),
+                        tl.where(pf & (pf_split == 0), tl.where(varlen != 0, num_slots, num_slots * next_n), 0), H,
+                        D // 2 if MODE == MODE_FP4 else D, 2 if ROWS >= 2 else 1)
+        _prefetch_keys(kv_ptr, table_ptr, pf_atom, stride_table, stride_page, num_blocks, table_width, block_kv,
+                       log2_block_kv, pf_split * split_kv, pf, BLOCK_T, D // 2 if MODE == MODE_FP4 else D)
     # Count the range's tasks, one atom at a time (an atom's length gives its number of splits).
     n = 0
     x = a
@@ -217,7 +298,7 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while x < a_end:
-        n += tl.maximum(tl.cdiv(length, split_kv) - s, 0)
+        n += tl.maximum(((length + split_kv - 1) >> log2_split) - s, 0)
         s = 0
         x += tl.where(varlen != 0, n_rows, 1)
         if x < a_end:
@@ -233,7 +314,7 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while (todo > 0) & (x < num_slots):
-        avail = tl.maximum(tl.cdiv(length, split_kv) - s, 0)
+        avail = tl.maximum(((length + split_kv - 1) >> log2_split) - s, 0)
         if skip < avail:
             first = s + skip
             count = tl.minimum(avail - skip, todo)
@@ -241,7 +322,7 @@ def _dsa_paged_mqa_logits_kernel(
                             (first * split_kv) >> log2_block_kv, table_width, PAGES)
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, D,
+                  varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, D,
                   ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM)
             todo -= count
             skip = 0
@@ -259,7 +340,8 @@ def _dsa_paged_clean_logits_kernel(lens_ptr, out_ptr, stride_out, next_n, width,
                                    BLOCK: tl.constexpr):
     """``-inf`` on columns ``[min(len, cap), width)`` of row ``program_id(0)``, ``BLOCK`` columns per program."""
     row = tl.program_id(0)
-    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, row, True, next_n, lens_2d), 0), cap)
+    b = row // next_n
+    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, b, row - b * next_n, True, next_n, lens_2d), 0), cap)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     neg_inf = tl.full([BLOCK], float("-inf"), tl.float32)
     store_logits(out_ptr, row.to(tl.int64) * stride_out + cols, neg_inf, (cols >= length) & (cols < width), out_bf16)
