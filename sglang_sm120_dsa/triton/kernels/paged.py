@@ -58,11 +58,21 @@ _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx
 
 
 @triton.jit
-def _row_lengths(lens_ptr, b, j, ok, next_n, lens_2d):
-    """Valid columns of row ``j`` of request ``b``: ``ctx[b, j]`` (2-D) or ``ctx[b] - next_n + 1 + j`` (1-D). (Callers
-    know ``b``: dividing row indices by a runtime ``next_n`` would put an integer division on every program's start.)"""
+def _row_lengths(lens_ptr, slot, r, ok, next_n, lens_2d, varlen):
+    """Valid columns of rows ``r`` of the atom at ``slot``: row ``j = r`` of request ``b = slot``, ``ctx[b, j]`` (2-D)
+    or ``ctx[b] - next_n + 1 + j`` (1-D); varlen atoms are tokens, each its own row of lengths (``b = slot + r``,
+    ``j = 0``, next_n 1). (Indexing by the atom keeps an integer division by the runtime ``next_n`` off every
+    program's start.)"""
+    b = tl.where(varlen != 0, slot + r, slot)
+    j = tl.where(varlen != 0, 0, r)
     length = tl.load(lens_ptr + tl.where(lens_2d != 0, b * next_n + j, b), mask=ok, other=0)
     return tl.where(lens_2d != 0, length, length - next_n + 1 + j)
+
+
+@triton.jit
+def _splits(length, log2_split):
+    """``ceil(length / split_kv)`` for ``length >= 0`` (``split_kv`` a power of two: a shift, not a division)."""
+    return (length + (1 << log2_split) - 1) >> log2_split
 
 
 @triton.jit
@@ -85,10 +95,7 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
             n_rows = next_n
             row0 = a * next_n
         in_atom = r < n_rows
-        # varlen: every token is its own row of lengths (next_n == 1)
-        b = tl.where(varlen != 0, a + r, a)
-        j = tl.where(varlen != 0, 0, r)
-        length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, b, j, in_atom, next_n, lens_2d), 0), axis=0)
+        length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, a, r, in_atom, next_n, lens_2d, varlen), 0), axis=0)
     return row0, n_rows, tl.maximum(length, 0)
 
 
@@ -106,10 +113,10 @@ def _window(ids, have, table_ptr, table_row, stride_table, p0, table_width, PAGE
 def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
-          H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
+          H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
           NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr):
-    """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early)."""
-    DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
+    """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
+    ``DQ``: bytes per (token or head) row of values."""
     cap = table_width * block_kv  # tokens the block table can address
     t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
     # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv, itself a
@@ -129,9 +136,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     for g in range(0, n_groups):
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
-        b = tl.where(varlen != 0, row0 + row_r, table_row)  # as in _atom
-        j = tl.where(varlen != 0, 0, row_r)
-        valid_len = tl.minimum(_row_lengths(lens_ptr, b, j, ok_r, next_n, lens_2d), cap)
+        valid_len = tl.minimum(_row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
         q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, DQ)
         if PER_ROW and ROWS == 2:
@@ -194,13 +199,15 @@ def _prefetch_l2(ptrs, ok):
 
 
 @triton.jit
-def _prefetch_query(q_ptr, w_ptr, stride_w, row0, num_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr):
-    """``prefetch.global.L2`` of the query and head-weight lines of rows ``[row0, row0 + ROWS)`` (below ``num_rows``):
-    one address per 128-byte line (ASM only: the interpreter runs no PTX)."""
+def _prefetch_query(q_ptr, w_ptr, stride_w, atom, ok, num_slots, next_n, varlen, H: tl.constexpr, DQ: tl.constexpr,
+                    ROWS: tl.constexpr):
+    """``prefetch.global.L2`` of the query and head-weight lines of the first (up to 2) rows of the atom at slot
+    ``atom``, where ``ok`` (rows past the batch excluded): one address per 128-byte line (ASM only: the interpreter
+    runs no PTX)."""
     LINES: tl.constexpr = H * DQ // 128  # a row's (token's) query is H * DQ contiguous bytes, a multiple of 128
-    i = tl.arange(0, ROWS * LINES)
-    row = row0 + i // LINES
-    ok = row < num_rows
+    i = tl.arange(0, (2 if ROWS >= 2 else 1) * LINES)
+    row = tl.where(varlen != 0, atom, atom * next_n) + i // LINES  # varlen slots are rows
+    ok = ok & (row < tl.where(varlen != 0, num_slots, num_slots * next_n))
     q_line = q_ptr.to(tl.pointer_type(tl.uint8)) + row.to(tl.int64) * (H * DQ) + (i % LINES) * 128
     w_line = w_ptr + row.to(tl.int64) * stride_w + (i % LINES) * 32  # H fp32 weights: fewer lines (masked)
     _prefetch_l2(q_line, ok)
@@ -255,6 +262,7 @@ def _dsa_paged_mqa_logits_kernel(
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
     PAGES: tl.constexpr = 64
+    DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
     pid = tl.program_id(0)
     sm = pid // programs_per_sm
@@ -287,11 +295,9 @@ def _dsa_paged_mqa_logits_kernel(
         pf = tl.where(one, n_one * (lane + 1) // programs_per_sm > first - split,
                       (a_end > a) & ((lane == 0) | ((split_end > 0) & (a_end < num_slots))))
         pf = pf & (pf_atom < num_slots)
-        _prefetch_query(q_ptr, w_ptr, stride_w, tl.where(varlen != 0, pf_atom, pf_atom * next_n),
-                        tl.where(pf & (pf_split == 0), tl.where(varlen != 0, num_slots, num_slots * next_n), 0), H,
-                        D // 2 if MODE == MODE_FP4 else D, 2 if ROWS >= 2 else 1)
+        _prefetch_query(q_ptr, w_ptr, stride_w, pf_atom, pf & (pf_split == 0), num_slots, next_n, varlen, H, DQ, ROWS)
         _prefetch_keys(kv_ptr, table_ptr, pf_atom, stride_table, stride_page, num_blocks, table_width, block_kv,
-                       log2_block_kv, pf_split * split_kv, pf, BLOCK_T, D // 2 if MODE == MODE_FP4 else D)
+                       log2_block_kv, pf_split * split_kv, pf, BLOCK_T, DQ)
     # Count the range's tasks, one atom at a time (an atom's length gives its number of splits).
     n = 0
     x = a
@@ -299,7 +305,7 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while x < a_end:
-        n += tl.maximum(((length + split_kv - 1) >> log2_split) - s, 0)
+        n += tl.maximum(_splits(length, log2_split) - s, 0)
         s = 0
         x += tl.where(varlen != 0, n_rows, 1)
         if x < a_end:
@@ -315,7 +321,7 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while (todo > 0) & (x < num_slots):
-        avail = tl.maximum(((length + split_kv - 1) >> log2_split) - s, 0)
+        avail = tl.maximum(_splits(length, log2_split) - s, 0)
         if skip < avail:
             first = s + skip
             count = tl.minimum(avail - skip, todo)
@@ -327,15 +333,13 @@ def _dsa_paged_mqa_logits_kernel(
             if ASM and MODE != MODE_BYTES:
                 nxt = x + tl.where(varlen != 0, n_rows, 1)
                 more = (todo > count) & (nxt < num_slots)
-                _prefetch_query(q_ptr, w_ptr, stride_w, tl.where(varlen != 0, nxt, nxt * next_n),
-                                tl.where(more, tl.where(varlen != 0, num_slots, num_slots * next_n), 0), H,
-                                D // 2 if MODE == MODE_FP4 else D, 2 if ROWS >= 2 else 1)
+                _prefetch_query(q_ptr, w_ptr, stride_w, nxt, more, num_slots, next_n, varlen, H, DQ, ROWS)
                 p = tl.arange(0, PAGES)
                 _prefetch_l2(table_ptr + nxt.to(tl.int64) * stride_table + p,
                              more & (p < table_width) & (p % 32 == 0))  # one address per 128-byte line
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, D,
+                  varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
                   ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM)
             todo -= count
             skip = 0
@@ -354,7 +358,7 @@ def _dsa_paged_clean_logits_kernel(lens_ptr, out_ptr, stride_out, next_n, width,
     """``-inf`` on columns ``[min(len, cap), width)`` of row ``program_id(0)``, ``BLOCK`` columns per program."""
     row = tl.program_id(0)
     b = row // next_n
-    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, b, row - b * next_n, True, next_n, lens_2d), 0), cap)
+    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, b, row - b * next_n, True, next_n, lens_2d, 0), 0), cap)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     neg_inf = tl.full([BLOCK], float("-inf"), tl.float32)
     store_logits(out_ptr, row.to(tl.int64) * stride_out + cols, neg_inf, (cols >= length) & (cols < width), out_bf16)
