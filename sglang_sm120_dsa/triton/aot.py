@@ -23,6 +23,7 @@ from .config import REGISTERS_PER_SM
 from .config import SMEM_PER_BLOCK
 from .config import SMEM_PER_SM
 from .config import SMEM_RESERVED_PER_BLOCK
+from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -125,6 +126,11 @@ _EXPECTED = {
                 100: ("tcgen05.mma", "UTCHMMA"), 120: _FP16_MMA, 121: _FP16_MMA},
 }
 _FP8_PTX_TYPES = ("e4m3", "e5m2")
+# On sm_90 (Triton's wgmma) the byte path's decoded keys must reach the MMA from registers (decode._bytes_operand):
+# not through shared memory (wgmma reading operand A there) nor a layout conversion into its fragment.
+_WGMMA_A_FROM_SHARED = re.compile(r"ttng\.warp_group_dot [^\n]*\} : !ttg\.memdesc")
+_F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n]*-> tensor<[^\n]*xf16, "
+                                     r"#ttg\.dot_op<\{opIdx = 0")
 
 
 def check_arch(arch: int) -> dict:
@@ -155,6 +161,10 @@ def check_arch(arch: int) -> dict:
             problems.append(f"{name}: no {ptx_op} in the PTX")
         if arch < 89 and any(t in ptx for t in _FP8_PTX_TYPES):
             problems.append(f"{name}: FP8 types in sm_{arch} PTX")
+        ttgir = kernel.asm["ttgir"]
+        if arch == 90 and variant.get("MODE") == MODE_BYTES.value and (
+                _WGMMA_A_FROM_SHARED.search(ttgir) or _F16_FRAGMENT_CONVERTED.search(ttgir)):
+            problems.append(f"{name}: the decoded key tile goes through shared memory to the wgmma")
         key = (variant.kernel, variant.get("MODE"), variant.get("D"))
         if key not in sass_done and not sass_unavailable:  # disassembly costs 0.3 s: one per (kernel, mode, D)
             sass_done.add(key)

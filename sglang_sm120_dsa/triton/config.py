@@ -78,6 +78,13 @@ def native_fp8(arch: int | None) -> bool:
     return arch is None or arch >= 89
 
 
+def wgmma(arch: int | None) -> bool:
+    """Whether Triton lowers ``tl.dot`` to Hopper's wgmma on ``arch`` (sm_90 only), whose key operand comes from
+    registers: the byte path then orders head_dim for its fragment (``kernels.decode._bytes_operand``). Either
+    order gives the same logits; the wrong one costs a shared-memory round trip of each tile."""
+    return arch == 90
+
+
 def fp8_mode(device: torch.device) -> int:
     """The FP8 operand mode for ``device``, honouring ``SGLANG_SM120_DSA_TRITON_FP8``."""
     arch = arch_of(device)

@@ -26,6 +26,7 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import wgmma
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -96,7 +97,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
         log2_split(family), tiles["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
-        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
+        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
@@ -118,4 +119,4 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, **_options(tiles))
+        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))

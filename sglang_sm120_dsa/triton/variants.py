@@ -25,6 +25,7 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import wgmma
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -72,7 +73,8 @@ def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
                 tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in SIZE_PROBES}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
-                             ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
+                             ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
+                             ("WGMMA", wgmma(arch)))
                     out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
     return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
 
@@ -92,7 +94,8 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True))
+                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
+                             ("WGMMA", wgmma(arch)))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

@@ -4,7 +4,8 @@ For sm_80, 86, 89, 90, 100, 120 and 121: every variant the launchers can produce
 its PTX uses the tensor-core instruction of its (arch, operand mode) and, on sm_80/86, no FP8 type at all; its
 shared memory fits the arch's per-block limit; and the SASS of one variant per (kernel, operand mode, head_dim)
 shows the tensor-core opcode (HMMA on sm_80/86, QMMA E4M3 on sm_89/120/121, QGMMA/HGMMA on sm_90, UTCQMMA/
-UTCHMMA on sm_100) and, on sm_80/86, no E4M3; and every paged tile entry's ``programs_per_sm`` programs fit one
+UTCHMMA on sm_100) and, on sm_80/86, no E4M3; on sm_90 the byte path's decoded key tile reaches the wgmma from
+registers (no shared-memory round trip); and every paged tile entry's ``programs_per_sm`` programs fit one
 SM together (shared memory and registers of the compiled variant). Runs in spawned workers: the kernels must not be
 interpreter objects.
 """

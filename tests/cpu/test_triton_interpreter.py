@@ -45,14 +45,26 @@ def compare_paged(family, case, mode, *, num_sms=4, clean=True, dtype=torch.floa
     return out
 
 
-def test_byte_path_decodes_every_e4m3_byte_in_order() -> None:
-    """The kernels' tests cannot see a permutation of head_dim (q and keys share the decoder, and a dot product
-    does not care), nor a rare byte decoded wrong by a little; this checks all 256 codes and their order. The PTX
-    decoder gets the same check on a GPU (tests/gpu)."""
+@pytest.mark.parametrize("wgmma", [False, True])
+def test_byte_path_decodes_every_e4m3_byte_in_order(wgmma) -> None:
+    """The kernels' tests cannot see how head_dim is ordered (q and keys share the decoder, and a dot product does
+    not care), nor a rare byte decoded wrong by a little; this checks all 256 codes, in memory order and in the K
+    order for Hopper's wgmma, against its spec. The PTX decoder gets the same check on a GPU (tests/gpu)."""
     from sglang_sm120_dsa.testing.triton_probes import assert_decoded_e4m3
     from sglang_sm120_dsa.testing.triton_probes import decode_every_e4m3_byte
 
-    assert_decoded_e4m3(*decode_every_e4m3_byte("cpu", asm=False))
+    assert_decoded_e4m3(*decode_every_e4m3_byte("cpu", asm=False, wgmma=wgmma))
+
+
+@pytest.mark.parametrize("k", [32, 64, 128])
+def test_wgmma_k_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
+    """The point of the order: lane q of a wgmma fragment row (K indices n with n % 8 // 2 == q) gets exactly the
+    contiguous quarter q of the row, so it loads whole 16-byte words; and every byte lands exactly once."""
+    from sglang_sm120_dsa.testing.triton_probes import operand_k_order
+
+    order = operand_k_order(k, wgmma=True)
+    assert sorted(order.tolist()) == list(range(k))
+    assert torch.equal(order // (k // 4), torch.arange(k) % 8 // 2)
 
 
 LENGTHS = [0, 1, 63, 64, 65, 31, 129, 200, 97]

@@ -114,7 +114,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr):
+          NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
     ``DQ``: bytes per (token or head) row of values."""
     cap = table_width * block_kv  # tokens the block table can address
@@ -138,9 +138,11 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         ok_r = row_r < n_rows
         valid_len = tl.minimum(_row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
-        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, DQ)
+        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, WGMMA,
+                      DQ)
         if PER_ROW and ROWS == 2:
-            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM, DQ)
+            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
+                            WGMMA, DQ)
         for w0 in range(t_begin, t_end, window):
             p0 = w0 >> log2_block_kv
             raw = _window(pages, w0 == t_begin, table_ptr, table_row, stride_table, p0, table_width, PAGES)
@@ -160,7 +162,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
                 load_mask = in_range if MODE == MODE_FP4 else None
                 k = decode_operand(load_rows(page_base + slot * DQ, load_mask, MODE, DQ), scale_ptr, load_mask, MODE,
-                                   ASM, DQ)
+                                   ASM, WGMMA, DQ)
                 kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
                 if MODE != MODE_FP4:
                     kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
@@ -232,12 +234,12 @@ def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_
 
 @triton.jit
 def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
-           ASM: tl.constexpr, DQ: tl.constexpr):
+           ASM: tl.constexpr, WGMMA: tl.constexpr, DQ: tl.constexpr):
     """Query operand and head weights for the columns ``n`` (head ``n % H`` of atom row ``first + n // H``)."""
     row_n = first + n // H
     ok_n = row_n < n_rows
     qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, DQ)
+    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, WGMMA, DQ)
     w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
     return q, w
 
@@ -260,7 +262,7 @@ def _dsa_paged_mqa_logits_kernel(
         num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,
         log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
-        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr):
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
     PAGES: tl.constexpr = 64
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
@@ -340,7 +342,7 @@ def _dsa_paged_mqa_logits_kernel(
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
-                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM)
+                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM, WGMMA)
             todo -= count
             skip = 0
         else:
