@@ -19,21 +19,28 @@ from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import METADATA_B_CHUNKS
 from .config import METADATA_ROW_CLASSES
+from .config import MODE_NAMES
 from .config import metadata_launch
 from .config import native_fp8
 from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import table
 from .config import wgmma
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 
-__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "SIZE_PROBES"]
+__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants"]
 
-# Keys (batch sizes, token counts) that reach every bucket of a tuning table (upper bounds; config._pick).
-SIZE_PROBES = (1, 2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**40)
+
+def _probes(op: str, arch: int | None) -> list[float]:
+    """Keys (batch sizes or token counts) that reach every bucket of ``op``'s table on ``arch``: each bucket's own
+    bound (buckets are upper bounds, config._pick), and 1 for an arch without a table (the defaults). (Fixed probes
+    once skipped the B <= 32 and B <= 128 paged buckets: their tiles were never warmed up.)"""
+    sections = [table(op, arch).get(name, {}) for name in MODE_NAMES.values()]
+    return sorted({1.0} | {float(bound) for section in sections for buckets in section.values() for bound in buckets})
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,8 @@ def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
         for heads in SUPPORTED_HEADS:
             for next_n in range(1, MAX_NEXT_N + 1):  # varlen atoms (up to ATOM rows) fall in the next_n >= 2 class
                 rows = rows_per_group(heads, next_n)
-                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in SIZE_PROBES}
+                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items()))
+                         for t in _probes("paged_mqa_logits", arch)}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                              ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
@@ -89,7 +97,8 @@ def ragged_variants(arch: int | None) -> list[Variant]:
         dims = FP4_HEAD_DIMS if mode == MODE_FP4.value else RAGGED_FP8_HEAD_DIMS
         for heads in SUPPORTED_HEADS:
             for head_dim in dims:
-                tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items())) for t in SIZE_PROBES}
+                tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items()))
+                         for t in _probes("mqa_logits", arch)}
                 for tile in tiles:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),

@@ -103,3 +103,41 @@ def test_save_writes_what_the_loader_ships(tmp_path) -> None:
     path = tables.save(tmp_path / "out", "paged_mqa_logits", "tilelang", 90, table)
     assert path == tmp_path / "out" / "paged_mqa_logits__tilelang__sm_90.json"
     assert json.loads(path.read_text()) == table
+
+
+@pytest.mark.parametrize("arch", [80, 86, 89, 90, 100, 120, 121])
+def test_every_size_launches_a_warmed_up_variant(arch) -> None:
+    """Whatever the batch size (paged) or token count (ragged), the tiles the launcher picks are among the variants
+    that warmup() compiles and the AOT tests check: a missing one would compile on first use, possibly during
+    CUDA-graph capture. Sizes: 1 to 1024, every bucket bound of the tables +- 1, and powers of two up to 2^40."""
+    from sglang_sm120_dsa._checks import FP4_HEAD_DIMS
+    from sglang_sm120_dsa._checks import MAX_NEXT_N
+    from sglang_sm120_dsa._checks import RAGGED_FP8_HEAD_DIMS
+    from sglang_sm120_dsa._checks import SUPPORTED_HEADS
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
+    from sglang_sm120_dsa.triton.variants import modes_for
+    from sglang_sm120_dsa.triton.variants import paged_tiles_and_variants
+    from sglang_sm120_dsa.triton.variants import ragged_variants
+
+    bounds = {int(b) for p in TABLES if p.stem == f"sm_{arch}" for s in json.loads(p.read_text()).values()
+              for buckets in s.values() if isinstance(buckets, dict) for b in buckets if b.isdigit()}
+    sizes = sorted(set(range(1, 1025)) | {b + d for b in bounds for d in (-1, 0, 1)} | {2**k for k in range(41)})
+    warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), tuple(sorted(t.items())))
+              for t, v in paged_tiles_and_variants(arch)}
+    for mode in modes_for(arch):
+        for heads in SUPPORTED_HEADS:
+            for next_n in range(1, MAX_NEXT_N + 1):
+                rows = config.rows_per_group(heads, next_n)
+                for batch in sizes:
+                    tile = tuple(sorted(config.paged_tiles(arch, mode, heads, next_n, batch).items()))
+                    assert (mode, heads, rows, tile) in warmed, (arch, mode, heads, next_n, batch, tile)
+    warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),
+               v.num_warps, v.maxnreg) for v in ragged_variants(arch)}
+    for mode in modes_for(arch):
+        for heads in SUPPORTED_HEADS:
+            for head_dim in FP4_HEAD_DIMS if mode == MODE_FP4.value else RAGGED_FP8_HEAD_DIMS:
+                for tokens in sizes:
+                    t = config.ragged_tiles(arch, mode, heads, head_dim, tokens)
+                    key = (mode, heads, head_dim, t["block_kv"], t["chunk"], t["num_stages"], t["num_warps"],
+                           t.get("maxnreg"))
+                    assert key in warmed, (arch, mode, heads, head_dim, tokens, t)
