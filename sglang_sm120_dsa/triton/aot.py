@@ -127,7 +127,8 @@ _EXPECTED = {
 }
 _FP8_PTX_TYPES = ("e4m3", "e5m2")
 # On sm_90 (Triton's wgmma) the byte path's decoded keys must reach the MMA from registers (decode._bytes_operand):
-# not through shared memory (wgmma reading operand A there) nor a layout conversion into its fragment.
+# not through shared memory (wgmma reading operand A there) nor a layout conversion into its fragment. The check
+# names sm_90 itself rather than asking config.wgmma, so that a wrong answer there fails it.
 _WGMMA_A_FROM_SHARED = re.compile(r"ttng\.warp_group_dot [^\n]*\} : !ttg\.memdesc")
 _F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n]*-> tensor<[^\n]*xf16, "
                                      r"#ttg\.dot_op<\{opIdx = 0")

@@ -21,6 +21,13 @@ def _max_combine(a, b):
 
 
 @triton.jit
+def splits(length, log2_split):
+    """``ceil(length / split_kv)`` for ``length >= 0``: a slot's tasks (``split_kv`` a power of two, passed as its
+    log2: a shift, not a division). The paged kernel counts its tasks with this too."""
+    return (length + (1 << log2_split) - 1) >> log2_split
+
+
+@triton.jit
 def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varlen, log2_split,
                ATOM: tl.constexpr, B_CHUNK: tl.constexpr, NEXT_N_P2: tl.constexpr):
     """Tasks of slots ``[c, c + B_CHUNK)`` and the run start of the chunk's last slot (varlen carry)."""
@@ -45,7 +52,7 @@ def _slot_segs(lens_ptr, idx_ptr, c, run_carry, num_slots, next_n, lens_2d, varl
         m = ok[:, None] & (j < cols)[None, :]
         length = tl.max(tl.load(lens_ptr + i[:, None] * cols + j[None, :], mask=m, other=0), axis=1)
         carry = run_carry
-    segs = tl.where(ok, (tl.maximum(length, 0) + (1 << log2_split) - 1) >> log2_split, 0)
+    segs = tl.where(ok, splits(tl.maximum(length, 0), log2_split), 0)
     return segs, carry
 
 

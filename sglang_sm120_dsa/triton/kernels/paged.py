@@ -46,6 +46,7 @@ from .decode import load_query
 from .decode import load_rows
 from .decode import store_logits
 from .decode import times_key_scale
+from .metadata import splits
 
 # Runtime scalars must not be specialized (value 1, divisibility by 16): a warmed-up variant must serve every
 # batch, table width and context length, or a new compilation could start during CUDA-graph capture. Likewise the
@@ -70,9 +71,25 @@ def _row_lengths(lens_ptr, slot, r, ok, next_n, lens_2d, varlen):
 
 
 @triton.jit
-def _splits(length, log2_split):
-    """``ceil(length / split_kv)`` for ``length >= 0`` (``split_kv`` a power of two: a shift, not a division)."""
-    return (length + (1 << log2_split) - 1) >> log2_split
+def _next_atom(x, n_rows, varlen):
+    """The slot after the atom at slot ``x``: varlen slots are tokens (the atom covers its ``n_rows``), else
+    requests."""
+    return x + tl.where(varlen != 0, n_rows, 1)
+
+
+@triton.jit
+def _page_offsets(ids, num_blocks, stride_page):
+    """Byte offsets of pages ``ids`` in the cache, the ids clamped into it (no table or metadata, however wrong,
+    sends a load outside)."""
+    return tl.minimum(tl.maximum(ids, 0), num_blocks - 1).to(tl.int64) * stride_page
+
+
+@triton.jit
+def _key_pointers(kv_ptr, page_off, slot, block_kv, DQ: tl.constexpr):
+    """Pointers to the values and the fp32 scale (as int32) of key ``slot`` of the page at byte offset ``page_off``:
+    a page holds ``block_kv`` rows of ``DQ`` value bytes, then ``block_kv`` scales."""
+    page_base = kv_ptr + page_off
+    return page_base + slot * DQ, (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
 
 
 @triton.jit
@@ -147,7 +164,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             p0 = w0 >> log2_block_kv
             raw = _window(pages, w0 == t_begin, table_ptr, table_row, stride_table, p0, table_width, PAGES)
             # byte offsets of the window's pages, multiplied once per window rather than per key row
-            window_offs = tl.minimum(tl.maximum(raw, 0), num_blocks - 1).to(tl.int64) * stride_page
+            window_offs = _page_offsets(raw, num_blocks, stride_page)
             w_end = tl.minimum(w0 + window, t_end)
             for it in tl.range(0, tl.cdiv(w_end - w0, BLOCK_T), num_stages=NUM_STAGES):
                 tok = w0 + it * BLOCK_T + tl.arange(0, BLOCK_T)
@@ -157,11 +174,10 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
                 page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                 slot = row_tok & (block_kv - 1)
-                page_base = kv_ptr + page_off
-                scale_ptr = (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
+                key_ptr, scale_ptr = _key_pointers(kv_ptr, page_off, slot, block_kv, DQ)
                 # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
                 load_mask = in_range if MODE == MODE_FP4 else None
-                k = decode_operand(load_rows(page_base + slot * DQ, load_mask, MODE, DQ), scale_ptr, load_mask, MODE,
+                k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE,
                                    ASM, WGMMA, DQ)
                 kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
                 if MODE != MODE_FP4:
@@ -225,11 +241,10 @@ def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_
     page = tok >> log2_block_kv
     in_table = ok & (page >= 0) & (page < table_width)  # (>= 0: nonsense metadata may overflow tok0)
     ids = tl.load(table_ptr + table_row.to(tl.int64) * stride_table + page, mask=in_table, other=0)
-    page_base = (kv_ptr.to(tl.pointer_type(tl.uint8))
-                 + tl.minimum(tl.maximum(ids, 0), num_blocks - 1).to(tl.int64) * stride_page)
-    slot = tok & (block_kv - 1)
-    _prefetch_l2(page_base + slot * DQ, in_table)
-    _prefetch_l2(page_base + block_kv * DQ + slot * 4, in_table)
+    key_ptr, scale_ptr = _key_pointers(kv_ptr, _page_offsets(ids, num_blocks, stride_page), tok & (block_kv - 1),
+                                       block_kv, DQ)
+    _prefetch_l2(key_ptr, in_table)
+    _prefetch_l2(scale_ptr, in_table)
 
 
 @triton.jit
@@ -307,9 +322,9 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while x < a_end:
-        n += tl.maximum(_splits(length, log2_split) - s, 0)
+        n += tl.maximum(splits(length, log2_split) - s, 0)
         s = 0
-        x += tl.where(varlen != 0, n_rows, 1)
+        x = _next_atom(x, n_rows, varlen)
         if x < a_end:
             _, n_rows, length = _atom(x, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
     n += tl.maximum(split_end - s, 0)
@@ -323,7 +338,7 @@ def _dsa_paged_mqa_logits_kernel(
     n_rows = n_rows_a
     length = length_a
     while (todo > 0) & (x < num_slots):
-        avail = tl.maximum(_splits(length, log2_split) - s, 0)
+        avail = tl.maximum(splits(length, log2_split) - s, 0)
         if skip < avail:
             first = s + skip
             count = tl.minimum(avail - skip, todo)
@@ -333,7 +348,7 @@ def _dsa_paged_mqa_logits_kernel(
             # H200 next_n 2 gained 0.2-0.8 us (256 x 8K 109.5 -> 108.7), next_n 1 within noise; not on the byte
             # path, whose walk then spilled more and ran 0.5% slower.
             if ASM and MODE != MODE_BYTES:
-                nxt = x + tl.where(varlen != 0, n_rows, 1)
+                nxt = _next_atom(x, n_rows, varlen)
                 more = (todo > count) & (nxt < num_slots)
                 _prefetch_query(q_ptr, w_ptr, stride_w, nxt, more, num_slots, next_n, varlen, H, DQ, ROWS)
                 p = tl.arange(0, PAGES)
@@ -348,7 +363,7 @@ def _dsa_paged_mqa_logits_kernel(
         else:
             skip -= avail
         s = 0
-        x += tl.where(varlen != 0, n_rows, 1)
+        x = _next_atom(x, n_rows, varlen)
         if (todo > 0) & (x < num_slots):
             row0, n_rows, length = _atom(x, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
 
