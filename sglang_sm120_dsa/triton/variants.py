@@ -73,12 +73,12 @@ def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
     """Every paged tile entry the launcher can pick on ``arch`` with the variant it compiles to (occupancy checks
     need the entry: its ``programs_per_sm`` is a launch value, not part of the variant)."""
     out = []
+    probes = _probes("paged_mqa_logits", arch)
     for mode in modes_for(arch):
         for heads in SUPPORTED_HEADS:
             for next_n in range(1, MAX_NEXT_N + 1):  # varlen atoms (up to ATOM rows) fall in the next_n >= 2 class
                 rows = rows_per_group(heads, next_n)
-                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items()))
-                         for t in _probes("paged_mqa_logits", arch)}
+                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in probes}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                              ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
@@ -93,18 +93,17 @@ def paged_variants(arch: int | None) -> list[Variant]:
 
 def ragged_variants(arch: int | None) -> list[Variant]:
     out = []
+    probes = _probes("mqa_logits", arch)
     for mode in modes_for(arch):
         dims = FP4_HEAD_DIMS if mode == MODE_FP4.value else RAGGED_FP8_HEAD_DIMS
         for heads in SUPPORTED_HEADS:
             for head_dim in dims:
-                tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items()))
-                         for t in _probes("mqa_logits", arch)}
+                tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items())) for t in probes}
                 for tile in tiles:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
-                             ("WGMMA", wgmma(arch)))
+                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True), ("WGMMA", wgmma(arch)))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 
