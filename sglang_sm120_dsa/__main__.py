@@ -185,9 +185,9 @@ def self_check(device: torch.device) -> bool:
 
 
 def compile_time(device: torch.device, num_heads: int = 64) -> bool:
-    """Time ``warmup`` of the auto-chosen family for one head count (DeepSeek-V3.2's indexer: 64): every variant a
-    server with that model compiles before capture. Cold (an empty TileLang/Triton cache) this is the first start's
-    cost; warm it is the cache lookups."""
+    """Time ``warmup`` of the auto-chosen family for one head count (DeepSeek-V3.2's indexer: 64) and SGLang's
+    64-token pages: every variant a server with that model compiles before capture. Cold (an empty TileLang/Triton
+    cache) this is the first start's cost; warm it is the cache lookups."""
     if device.type != "cuda":
         print("\nstart-up compile: no GPU, nothing to compile")
         return True
@@ -195,7 +195,7 @@ def compile_time(device: torch.device, num_heads: int = 64) -> bool:
     print(f"\nstart-up compile ({impl}, H={num_heads}):", flush=True)
     t0 = time.perf_counter()
     try:
-        count = ops.warmup(device, num_heads, progress=lambda line: print(f"  {line}", flush=True))
+        count = ops.warmup(device, num_heads, progress=lambda line: print(f"  {line}", flush=True), block_kv=64)
     except Exception as e:  # report and go on: the doctor must show every failure
         print(f"  FAIL  {type(e).__name__}: {e}")
         return False

@@ -203,6 +203,13 @@ def _check_q(c: _Checker, q: object, q_sf: object, allow_fp4: bool, lead: tuple,
     return q, q_sf, is_fp4, num_heads, head_dim
 
 
+def check_block_kv(fn: str, block_kv: object) -> int:
+    c = _Checker(fn)
+    value = c.integer("block_kv", block_kv, 1)
+    c.one_of("block_kv", value, SUPPORTED_BLOCK_KV)
+    return value
+
+
 def check_metadata(context_lens: object, block_kv: object, num_sms: object, indices: object) -> MetadataCall:
     c = _Checker("get_paged_mqa_logits_metadata")
     lens_text = "int32 [batch] or [batch, next_n]"
@@ -213,8 +220,7 @@ def check_metadata(context_lens: object, block_kv: object, num_sms: object, indi
     next_n = lens.shape[1] if lens.dim() == 2 else 1
     if lens.dim() == 2:
         c.one_of("context_lens.shape[1] (next_n)", next_n, tuple(range(1, MAX_NEXT_N + 1)))
-    block_kv_int = c.integer("block_kv", block_kv, 1)
-    c.one_of("block_kv", block_kv_int, SUPPORTED_BLOCK_KV)
+    block_kv_int = check_block_kv(c.fn, block_kv)
     num_sms_int = c.integer("num_sms", num_sms, 1)
     idx = _check_indices(c, indices, lens.shape[0], next_n)
     return MetadataCall(lens, block_kv_int, num_sms_int, idx, lens.shape[0], next_n)

@@ -27,6 +27,7 @@ import importlib
 import torch
 
 from . import dispatch
+from ._checks import check_block_kv
 from ._checks import check_metadata
 from ._checks import check_paged
 from ._checks import check_ragged
@@ -70,14 +71,18 @@ def set_num_sms(num_sms: int) -> None:
     _num_sms = num_sms
 
 
-def warmup(device: torch.device | str | None = None, num_heads: int | None = None, progress=print) -> int:
+def warmup(device: torch.device | str | None = None, num_heads: int | None = None, progress=print,
+           block_kv: int | None = None) -> int:
     """Compile every kernel variant the implementation chosen for ``device`` can use (only those for
-    ``num_heads`` if given), so that nothing compiles during CUDA-graph capture or the first request. Returns the
-    number of variants run; ``progress`` gets one line each (None for silence). A no-op for the reference."""
+    ``num_heads`` heads and pages of ``block_kv`` tokens if given), so that nothing compiles during CUDA-graph
+    capture or the first request. Returns the number of variants run; ``progress`` gets one line each (None for
+    silence). A no-op for the reference."""
+    if block_kv is not None:
+        block_kv = check_block_kv("warmup", block_kv)
     device = torch.device(device) if device is not None else torch.device("cuda", torch.cuda.current_device())
     family = dispatch.resolve("fp8_paged_mqa_logits", device)
     module = importlib.import_module(dispatch.family_module(family.impl))
-    return module.warmup(device, num_heads, progress) if hasattr(module, "warmup") else 0
+    return module.warmup(device, num_heads, progress, block_kv) if hasattr(module, "warmup") else 0
 
 
 def get_paged_mqa_logits_metadata(context_lens: torch.Tensor, block_kv: int, num_sms: int,

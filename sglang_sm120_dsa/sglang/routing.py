@@ -139,7 +139,9 @@ def _after_backends_built(result, runner, *args, **kwargs) -> None:
     decision = dispatch.decide(device)
     if (device, heads) not in _warmed:
         logger.info("sglang-sm120-dsa: %s", decision.summary())
-        count = ops.warmup(device, heads, progress=lambda line: logger.info("sglang-sm120-dsa warmup: %s", line))
+        # SGLang's index-K caches have 64-token pages on every path (spec: sglang-integration.md)
+        count = ops.warmup(device, heads, progress=lambda line: logger.info("sglang-sm120-dsa warmup: %s", line),
+                           block_kv=64)
         logger.info("sglang-sm120-dsa: %d kernel variants ready for %s heads", count, heads or "all")
         _warmed.add((device, heads))
 

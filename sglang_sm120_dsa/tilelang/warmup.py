@@ -19,8 +19,10 @@ def _compile(variant: variants.Variant, arch: int, sm120: bool) -> None:
 
 
 def warmup(device: torch.device | None = None, num_heads: int | None = None,
-           progress: Callable[[str], None] | None = print, workers: int | None = None) -> int:
-    """Compile and load the variants ``device`` can use (only those for ``num_heads`` if given). Returns how many;
+           progress: Callable[[str], None] | None = print, block_kv: int | None = None,
+           workers: int | None = None) -> int:
+    """Compile and load the variants ``device`` can use (only those for ``num_heads`` if given; every variant
+    serves every page size, so ``block_kv`` selects nothing here). Returns how many;
     ``progress`` receives one line per variant with the elapsed time. Compilation (mostly TileLang's lowering, in
     Python) runs in ``workers`` processes (default: one per CPU core, at most 16) that fill TileLang's disk
     cache; this process then loads the binaries."""

@@ -103,7 +103,7 @@ def occupancy_problems(arch: int, compiled: dict) -> list[str]:
     problems, per_thread = [], {}
     for tile, variant in paged_tiles_and_variants(arch):
         kernel = compiled.get(variant)
-        if kernel is None:  # failed to compile: reported by check_arch
+        if kernel is None:  # another part's, or failed to compile (reported by check_arch)
             continue
         if variant not in per_thread:
             per_thread[variant] = registers(kernel.asm["cubin"])
@@ -134,13 +134,14 @@ _F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n
                                      r"#ttg\.dot_op<\{opIdx = 0")
 
 
-def check_arch(arch: int) -> dict:
-    """Compile every variant for ``arch`` and check it. Returns counts and the list of problems (empty = pass)."""
+def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
+    """Compile every variant for ``arch`` (every ``parts``-th one from the ``part``-th, so that processes can share
+    an arch) and check it. Returns counts and the list of problems (empty = pass)."""
     problems: list[str] = []
     sass_done: set[tuple] = set()
     sass_unavailable = ""
     max_shared = 0
-    variants = kernel_variants(arch)
+    variants = kernel_variants(arch)[part::parts]
     compiled = {}
     for variant in variants:
         try:
@@ -178,6 +179,6 @@ def check_arch(arch: int) -> dict:
                 problems.append(f"{name}: no {sass_op} in the SASS")
             if arch < 89 and "E4M3" in code:
                 problems.append(f"{name}: E4M3 in sm_{arch} SASS")
-    problems += occupancy_problems(arch, compiled)
+    problems += occupancy_problems(arch, compiled)  # (the tile entries of this part's variants)
     return {"arch": arch, "variants": len(variants), "sass_checked": len(sass_done), "max_shared": max_shared,
             "problems": problems, "sass_unavailable": sass_unavailable}

@@ -140,6 +140,12 @@ def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, batch: int
     return _pick(section, f"H={heads},next_n={next_n}", batch, PAGED_TILE_DEFAULT)
 
 
+def one_page(block_kv: int, block_t: int) -> bool:
+    """Whether every key tile lies in one page, which the paged kernel then addresses by one scalar page id per tile
+    (its ``ONE_PAGE`` constexpr): tiles start at multiples of ``block_t``, both are powers of two."""
+    return block_kv >= block_t
+
+
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:
     section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
     return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)

@@ -1,8 +1,8 @@
 """Launchers of the Triton family: map a validated call to a kernel launch.
 
 Grids come from shapes only and every runtime integer is unspecialized, so one compiled variant per
-(arch, operand mode, H, D, tile config, logits dtype) serves every batch and context length, and :func:`warmup`
-can compile them all before CUDA-graph capture.
+(arch, operand mode, H, D, tile config, whether a tile lies in one page) serves every batch and context length,
+and :func:`warmup` can compile them all before CUDA-graph capture.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .config import arch_of
 from .config import fp8_mode
 from .config import log2_split
 from .config import metadata_launch
+from .config import one_page
 from .config import paged_family
 from .config import paged_tiles
 from .config import ragged_block_q
@@ -97,7 +98,8 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
         log2_split(family), tiles["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
-        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
+        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles["block_t"]),
+        ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,

@@ -2,7 +2,8 @@
 
 The ahead-of-time tests compile each one for each target arch (no GPU needed) and :func:`warmup` runs each one
 on a device, so that nothing compiles during CUDA-graph capture. A variant is what Triton specializes on: the
-kernel, its constexprs (the operand mode among them) and ``num_warps``; the logits dtype is a runtime value.
+kernel, its constexprs (the operand mode among them, and for the paged kernel whether a key tile lies in one page,
+which depends on the page size) and ``num_warps``; the logits dtype is a runtime value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .._checks import FP4_HEAD_DIMS
 from .._checks import MAX_NEXT_N
 from .._checks import PAGED_HEAD_DIMS
 from .._checks import RAGGED_FP8_HEAD_DIMS
+from .._checks import SUPPORTED_BLOCK_KV
 from .._checks import SUPPORTED_HEADS
 from .config import ATOM
 from .config import CLEAN_BLOCK
@@ -22,6 +24,7 @@ from .config import METADATA_ROW_CLASSES
 from .config import MODE_NAMES
 from .config import metadata_launch
 from .config import native_fp8
+from .config import one_page
 from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
@@ -69,9 +72,11 @@ def _unique(variants: list[Variant]) -> list[Variant]:
     return list(dict.fromkeys(variants))
 
 
-def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
-    """Every paged tile entry the launcher can pick on ``arch`` with the variant it compiles to (occupancy checks
-    need the entry: its ``programs_per_sm`` is a launch value, not part of the variant)."""
+def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV
+                             ) -> list[tuple[dict, Variant]]:
+    """Every paged tile entry the launcher can pick on ``arch`` for pages of ``block_kvs`` tokens, with the variant
+    it compiles to (occupancy checks need the entry: its ``programs_per_sm`` is a launch value, not part of the
+    variant). A tile entry gives two variants where some pages hold a whole tile and others do not."""
     out = []
     probes = _probes("paged_mqa_logits", arch)
     for mode in modes_for(arch):
@@ -80,15 +85,16 @@ def paged_tiles_and_variants(arch: int | None) -> list[tuple[dict, Variant]]:
                 rows = rows_per_group(heads, next_n)
                 tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in probes}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
-                    const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
-                             ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
-                             ("WGMMA", wgmma(arch)))
-                    out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
+                    for one in sorted({one_page(block_kv, tile["block_t"]) for block_kv in block_kvs}):
+                        const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
+                                 ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]),
+                                 ("ONE_PAGE", one), ("ASM", True), ("WGMMA", wgmma(arch)))
+                        out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
     return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
 
 
-def paged_variants(arch: int | None) -> list[Variant]:
-    return _unique([variant for _, variant in paged_tiles_and_variants(arch)])
+def paged_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV) -> list[Variant]:
+    return _unique([variant for _, variant in paged_tiles_and_variants(arch, block_kvs)])
 
 
 def ragged_variants(arch: int | None) -> list[Variant]:
@@ -108,8 +114,10 @@ def ragged_variants(arch: int | None) -> list[Variant]:
     return _unique(out)
 
 
-def kernel_variants(arch: int | None) -> list[Variant]:
+def kernel_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV) -> list[Variant]:
+    """Every variant for ``arch``, the paged ones for pages of ``block_kvs`` tokens."""
     meta = [Variant("metadata", tuple(constexprs.items()), num_warps)
             for constexprs, num_warps in (metadata_launch(chunk, row_lens) for chunk in METADATA_B_CHUNKS
                                           for row_lens, _ in METADATA_ROW_CLASSES)]
-    return [*paged_variants(arch), *ragged_variants(arch), *meta, Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]
+    return [*paged_variants(arch, block_kvs), *ragged_variants(arch), *meta,
+            Variant("clean", (("BLOCK", CLEAN_BLOCK),), 4)]

@@ -31,9 +31,12 @@ def _run(variant: Variant, device: torch.device) -> None:
         heads = variant.get("H") or 64
         # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
         next_n = 1 if variant.get("ROWS") in (None, rows_per_group(heads, 1)) else 2
-        case = make_paged_case(1, next_n, heads, variant.get("D") or 128, 64, context_lens=[70], fp4=fp4,
+        # pages that give the variant's ONE_PAGE (the clean kernel serves any)
+        block_t = variant.get("BLOCK_T") or 64
+        block_kv = block_t if variant.get("ONE_PAGE") in (None, True) else block_t // 2
+        case = make_paged_case(1, next_n, heads, variant.get("D") or 128, block_kv, context_lens=[70], fp4=fp4,
                                device=device)
-        meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, 64, 2, None))
+        meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, block_kv, 2, None))
         call = _checks.check_paged("warmup", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
                                    meta, 70, variant.kernel == "clean", torch.float32, None, True)
         out = new_logits(call.rows, 70, 256, torch.float32, device)
@@ -52,13 +55,14 @@ def _run(variant: Variant, device: torch.device) -> None:
 
 
 def warmup(device: torch.device | None = None, num_heads: int | None = None,
-           progress: Callable[[str], None] | None = print) -> int:
-    """Compile the variants ``device`` can use (only those for ``num_heads`` if given): the arch's operand modes
-    as ``auto`` picks them plus MXFP4. Returns how many ran; ``progress`` receives one line per variant."""
+           progress: Callable[[str], None] | None = print, block_kv: int | None = None) -> int:
+    """Compile the variants ``device`` can use (only those for ``num_heads`` heads and pages of ``block_kv``
+    tokens if given): the arch's operand modes as ``auto`` picks them plus MXFP4. Returns how many ran;
+    ``progress`` receives one line per variant."""
     device = device or torch.device("cuda", torch.cuda.current_device())
     arch = arch_of(device)
     modes = {fp8_mode(device), MODE_FP4.value}
-    chosen = [v for v in kernel_variants(arch)
+    chosen = [v for v in kernel_variants(arch, (block_kv,) if block_kv else _checks.SUPPORTED_BLOCK_KV)
               if v.get("MODE") in (None, *modes) and (num_heads is None or v.get("H") in (None, num_heads))]
     start = time.perf_counter()
     for i, variant in enumerate(chosen, 1):

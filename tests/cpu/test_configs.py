@@ -108,11 +108,13 @@ def test_save_writes_what_the_loader_ships(tmp_path) -> None:
 @pytest.mark.parametrize("arch", [80, 86, 89, 90, 100, 120, 121])
 def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     """Whatever the batch size (paged) or token count (ragged), the tiles the launcher picks are among the variants
-    that warmup() compiles and the AOT tests check: a missing one would compile on first use, possibly during
-    CUDA-graph capture. Sizes: 1 to 1024, every bucket bound of the tables +- 1, and powers of two up to 2^40."""
+    that warmup() compiles (for the page size it is given) and the AOT tests check: a missing one would compile on
+    first use, possibly during CUDA-graph capture. Sizes: 1 to 1024, every bucket bound of the tables +- 1, and
+    powers of two up to 2^40."""
     from sglang_sm120_dsa._checks import FP4_HEAD_DIMS
     from sglang_sm120_dsa._checks import MAX_NEXT_N
     from sglang_sm120_dsa._checks import RAGGED_FP8_HEAD_DIMS
+    from sglang_sm120_dsa._checks import SUPPORTED_BLOCK_KV
     from sglang_sm120_dsa._checks import SUPPORTED_HEADS
     from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
     from sglang_sm120_dsa.triton.variants import modes_for
@@ -122,15 +124,18 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     bounds = {int(b) for p in TABLES if p.stem == f"sm_{arch}" for s in json.loads(p.read_text()).values()
               for buckets in s.values() if isinstance(buckets, dict) for b in buckets if b.isdigit()}
     sizes = sorted(set(range(1, 1025)) | {b + d for b in bounds for d in (-1, 0, 1)} | {2**k for k in range(41)})
-    warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), tuple(sorted(t.items())))
-              for t, v in paged_tiles_and_variants(arch)}
-    for mode in modes_for(arch):
-        for heads in SUPPORTED_HEADS:
-            for next_n in range(1, MAX_NEXT_N + 1):
-                rows = config.rows_per_group(heads, next_n)
-                for batch in sizes:
-                    tile = tuple(sorted(config.paged_tiles(arch, mode, heads, next_n, batch).items()))
-                    assert (mode, heads, rows, tile) in warmed, (arch, mode, heads, next_n, batch, tile)
+    for block_kv in SUPPORTED_BLOCK_KV:  # warmup(block_kv=...) compiles the variants of one page size
+        warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), v.get("ONE_PAGE"), tuple(sorted(t.items())))
+                  for t, v in paged_tiles_and_variants(arch, (block_kv,))}
+        for mode in modes_for(arch):
+            for heads in SUPPORTED_HEADS:
+                for next_n in range(1, MAX_NEXT_N + 1):
+                    rows = config.rows_per_group(heads, next_n)
+                    for batch in sizes:
+                        tile = config.paged_tiles(arch, mode, heads, next_n, batch)
+                        one = config.one_page(block_kv, tile["block_t"])
+                        key = (mode, heads, rows, one, tuple(sorted(tile.items())))
+                        assert key in warmed, (arch, block_kv, mode, heads, next_n, batch, tile)
     warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),
                v.num_warps, v.maxnreg) for v in ragged_variants(arch)}
     for mode in modes_for(arch):

@@ -49,25 +49,26 @@ def test_doctor_fails_on_a_wrong_implementation(monkeypatch, capsys) -> None:
 
 
 def test_doctor_times_the_startup_compile_and_reports_its_failure(monkeypatch, capsys) -> None:
-    """On a GPU the doctor runs the chosen family's warmup for 64 heads and prints its time (or the failure)."""
+    """On a GPU the doctor runs the chosen family's warmup for 64 heads and SGLang's 64-token pages and prints its
+    time (or the failure)."""
     monkeypatch.setattr(doctor.dispatch, "resolve", lambda op, device: SimpleNamespace(impl="tilelang"))
     seen = []
 
-    def warmup(device, num_heads, progress):
-        seen.append(num_heads)
+    def warmup(device, num_heads, progress, block_kv):
+        seen.append((num_heads, block_kv))
         progress("compiled 1/27: paged[...] (1 s)")
         return 27
 
     monkeypatch.setattr(doctor.ops, "warmup", warmup)
     assert doctor.compile_time(torch.device("cuda", 0))
     out = capsys.readouterr().out
-    assert seen == [64] and "start-up compile (tilelang, H=64)" in out and "compiled 1/27" in out
+    assert seen == [(64, 64)] and "start-up compile (tilelang, H=64)" in out and "compiled 1/27" in out
     assert "27 variants ready in" in out
 
-    def broken(device, num_heads, progress):
+    def broken(device, num_heads, progress, block_kv):
         raise RuntimeError("nvcc not found")
 
-    monkeypatch.setattr(doctor.ops, "warmup", lambda device, num_heads, progress: 0)
+    monkeypatch.setattr(doctor.ops, "warmup", lambda device, num_heads, progress, block_kv: 0)
     assert doctor.compile_time(torch.device("cuda", 0))
     assert "tilelang has no warmup step" in capsys.readouterr().out
 

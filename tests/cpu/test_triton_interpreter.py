@@ -14,6 +14,7 @@ import torch
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import _checks
 from sglang_sm120_dsa.errors import ImplementationError
+from sglang_sm120_dsa.errors import IndexerArgumentError
 from sglang_sm120_dsa.reference.metadata import schedule_paged_tasks
 from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import assert_logits_match
@@ -97,9 +98,10 @@ def test_paged_varlen(family, mode) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_paged_long_and_empty_requests_many_splits(family, mode) -> None:
+@pytest.mark.parametrize("block_kv", [32, 64])  # tiles over two pages, tiles in one page
+def test_paged_long_and_empty_requests_many_splits(family, mode, block_kv) -> None:
     """A request much longer than the split size among empty and short ones, on several SM counts."""
-    case = make_paged_case(5, 2, 16, 64, 32, context_lens=[0, 1400, 0, 3, 600], seed=5)
+    case = make_paged_case(5, 2, 16, 64, block_kv, context_lens=[0, 1400, 0, 3, 600], seed=5)
     outs = [compare_paged(family, case, mode, num_sms=n) for n in (1, 3, 16)]
     for other in outs[1:]:
         assert_bitwise_equal(other, outs[0], "results for different num_sms")
@@ -124,7 +126,9 @@ def test_paged_split_spans_several_page_windows(family, mode, split, monkeypatch
     [(3, 0), (0, 0), (2, 1 << 20), (-(1 << 31), 1 << 30)],
     [(0, 0), (1, (1 << 31) - 1), (1, (1 << 31) - 1), (3, 0)],  # the task count overflows int32
     "random"])
-def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, monkeypatch, guarded_logits) -> None:
+@pytest.mark.parametrize("block_kv", [32, 64])
+def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, block_kv, monkeypatch,
+                                                        guarded_logits) -> None:
     """Whatever the metadata holds (it is a tensor the caller may get wrong), the kernel writes nowhere but the
     returned logits: guard rows and columns around them stay NaN. The values written are unspecified."""
     from sglang_sm120_dsa.triton import config
@@ -137,7 +141,7 @@ def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, monke
                              dtype=torch.int64).to(torch.int32)
     else:
         meta = torch.tensor(meta_rows, dtype=torch.int32)
-    case = make_paged_case(3, 2, 16, 64, 32, context_lens=[40, 0, 300], seed=9)
+    case = make_paged_case(3, 2, 16, 64, block_kv, context_lens=[40, 0, 300], seed=9)
     for mode in MODES:
         family("triton", mode)
         paged(case, meta, clean=False, width=310)
@@ -145,9 +149,10 @@ def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, monke
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_paged_edges(family, mode) -> None:
+@pytest.mark.parametrize("block_kv", [32, 64])
+def test_paged_edges(family, mode, block_kv) -> None:
     """Width narrower/wider than the contexts, contexts beyond the table, negative lengths, strided inputs."""
-    case = make_paged_case(3, 1, 16, 64, 32, context_lens=[64, 10, 64], seed=6)
+    case = make_paged_case(3, 1, 16, 64, block_kv, context_lens=[64, 10, 64], seed=6)
     case.context_lens = torch.tensor([[1000], [-4], [50]], dtype=torch.int32)  # table holds 64 tokens per request
     for width in (40, 64, 150):
         compare_paged(family, case, mode, width=width)
@@ -162,11 +167,12 @@ def test_paged_edges(family, mode) -> None:
     compare_paged(family, case, mode, width=100)
 
 
-def test_paged_poisoned_buffer(family, poisoned_logits) -> None:
-    case = make_paged_case(3, 2, 16, 64, 32, context_lens=[0, 33, 90], seed=7)
+@pytest.mark.parametrize("block_kv", [32, 64])
+def test_paged_poisoned_buffer(family, poisoned_logits, block_kv) -> None:
+    case = make_paged_case(3, 2, 16, 64, block_kv, context_lens=[0, 33, 90], seed=7)
     for clean in (True, False):
         family("triton")
-        meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 32, 3)
+        meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, block_kv, 3)
         out = paged(case, meta, clean=clean, width=95)
         buf, width = poisoned_logits[-1]
         assert torch.isnan(buf[:, width:]).all(), "wrote past the returned width"
@@ -325,5 +331,13 @@ def test_warmup_runs_every_variant_for_the_heads(family) -> None:
     expected = [v for v in kernel_variants(None) if v.get("H") in (None, 64) and v.get("MODE") in (None, 0, 2)]
     assert count == len(expected) == len(lines) and count >= 8
     assert lines[-1].startswith(f"[{count}/{count}]")
+    # one page size: tiles of 64 tokens (the defaults) lie in one 64-token page, so half the paged variants
+    paged = [line for line in lines if "paged[" in line]
+    assert {"ONE_PAGE=True" in line for line in paged} == {True, False}
+    lines.clear()
+    assert dsa.warmup("cpu", num_heads=64, progress=lines.append, block_kv=64) == count - len(paged) // 2
+    assert all("ONE_PAGE=True" in line for line in lines if "paged[" in line)
+    with pytest.raises(IndexerArgumentError, match=r"warmup: block_kv must be one of \(32, 64, 128\), got 48"):
+        dsa.warmup("cpu", block_kv=48)
     family("torch")
     assert dsa.warmup("cpu") == 0

@@ -13,17 +13,20 @@ chosen from the batch size (config.paged_family, which the metadata call sees to
 resources set how many programs fit an SM). Each token's logits come from exactly one program, with the same
 arithmetic whatever the SM count, the split or the share: results are bitwise deterministic.
 
-A run reads its page ids a window of ``PAGES`` pages at a time into registers, so the key loads in the token loop
-depend on no load of that loop and Triton's pipeliner issues them ``NUM_STAGES - 1`` tiles ahead. (Loading the page
-ids per tile made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter
-of the warp stalls waiting on the tile just issued.)
+Key tiles and pages: when a page holds whole tiles (``ONE_PAGE``, chosen by the launcher: ``block_kv >= BLOCK_T``,
+e.g. SGLang's 64-token pages with 64-token tiles), a tile's page id is one scalar, loaded a tile ahead with a plain
+PTX load, so the key loads of the token loop depend on no ``tl.load`` of that loop and Triton's pipeliner issues
+them ``NUM_STAGES - 1`` tiles ahead. Otherwise a run reads its page ids a window of ``PAGES`` pages at a time into
+registers and each key row gathers its page's offset from them. (Loading the page ids per tile with ``tl.load``
+made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter of the warp
+stalls waiting on the tile just issued.)
 
 At small batches a program has one or two tiles, and its time is a chain of dependent DRAM trips (schedule ->
 lengths -> keys) plus the integer work between them. So the walk shifts instead of dividing (``split_kv`` is a power
 of two; row lengths are read by request, not by dividing row indices by ``next_n``), and the keys of a program's
 first tile (and its query) are prefetched into L2 while the lengths load.
 
-Per iteration: ``BLOCK_T`` tokens gathered through the block table (64-bit page offsets), ``tl.dot`` of the key
+Per iteration: ``BLOCK_T`` tokens addressed through the block table (64-bit page offsets), ``tl.dot`` of the key
 tile ``[BLOCK_T, D]`` with the query group ``[ROWS * H, D]`` (tokens on M, heads on N, as DeepGEMM; one dot per
 row when ``ROWS <= 2``), then ``relu``, the head weights, a sum over heads and the per-token scale. Columns outside
 a row's valid set inside the task's range get ``-inf``; the cleaner writes ``-inf`` on the rest of the row when
@@ -78,15 +81,20 @@ def _next_atom(x, n_rows, varlen):
 
 
 @triton.jit
+def _clamp_ids(ids, num_blocks):
+    """Page ids clamped into the cache: no table or metadata, however wrong, sends a load outside."""
+    return tl.minimum(tl.maximum(ids, 0), num_blocks - 1)
+
+
+@triton.jit
 def _page_offsets(ids, num_blocks, stride_page):
-    """Byte offsets of pages ``ids`` in the cache, the ids clamped into it (no table or metadata, however wrong,
-    sends a load outside)."""
-    return tl.minimum(tl.maximum(ids, 0), num_blocks - 1).to(tl.int64) * stride_page
+    """Byte offsets of pages ``ids`` in the cache (clamped)."""
+    return _clamp_ids(ids, num_blocks).to(tl.int64) * stride_page
 
 
 @triton.jit
 def _key_pointers(kv_ptr, page_off, slot, block_kv, DQ: tl.constexpr):
-    """Pointers to the values and the fp32 scale (as int32) of key ``slot`` of the page at byte offset ``page_off``:
+    """Pointers to the values and the fp32 scale (as int32) of keys ``slot`` of the pages at byte offsets ``page_off``:
     a page holds ``block_kv`` rows of ``DQ`` value bytes, then ``block_kv`` scales."""
     page_base = kv_ptr + page_off
     return page_base + slot * DQ, (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
@@ -131,16 +139,12 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           stride_w, stride_table, stride_page, stride_out, next_n, num_blocks, width, table_width,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
+          NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
+          WGMMA: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
     ``DQ``: bytes per (token or head) row of values."""
     cap = table_width * block_kv  # tokens the block table can address
     t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
-    # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv, itself a
-    # multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps to one of its ids.
-    # The caller loads the first window's ids early. (Loading every next window's ids one window ahead measured
-    # the same on an H200, and its live registers made the byte path's next_n 2 loop spill.)
-    window = PAGES * block_kv  # tokens per window
     # Up to two rows per group, each row gets its own dot [BLOCK_T, H] and a 1-D epilogue (head sum in the MMA's row
     # layout). One dot over both rows' heads holds a twice larger accumulator and reduces across warps: per-row dots
     # ran next_n 2 up to 3% faster on an H200 (64 x 64K 219.5 -> 213.4 us; 1 x 8K within 0.1 us; byte path
@@ -157,48 +161,95 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
         q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, WGMMA,
                       DQ)
+        q1, w1 = q, w  # (the second row's operands, where a group holds two rows with a dot each)
         if PER_ROW and ROWS == 2:
             q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
                             WGMMA, DQ)
-        for w0 in range(t_begin, t_end, window):
-            p0 = w0 >> log2_block_kv
-            raw = _window(pages, w0 == t_begin, table_ptr, table_row, stride_table, p0, table_width, PAGES)
-            # byte offsets of the window's pages, multiplied once per window rather than per key row
-            window_offs = _page_offsets(raw, num_blocks, stride_page)
-            w_end = tl.minimum(w0 + window, t_end)
-            for it in tl.range(0, tl.cdiv(w_end - w0, BLOCK_T), num_stages=NUM_STAGES):
-                tok = w0 + it * BLOCK_T + tl.arange(0, BLOCK_T)
-                in_range = tok < w_end
-                # rows past the end read the last valid one again (never stored): the loads need no mask
-                row_tok = tl.minimum(tok, w_end - 1)
-                local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
-                page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
-                slot = row_tok & (block_kv - 1)
-                key_ptr, scale_ptr = _key_pointers(kv_ptr, page_off, slot, block_kv, DQ)
-                # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
-                load_mask = in_range if MODE == MODE_FP4 else None
-                k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE,
-                                   ASM, WGMMA, DQ)
-                kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
-                if MODE != MODE_FP4:
-                    kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
-                if PER_ROW:
-                    _store_row(out_ptr, k, q, w, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
-                               tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
-                    if ROWS == 2:
-                        _store_row(out_ptr, k, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
-                                   tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
-                                   tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
-                else:
-                    scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
-                    weighted = tl.maximum(scores, 0.0) * w[None, :]
-                    logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
-                    if MODE != MODE_FP4:
-                        logits = times_key_scale(logits, kscale, MODE)
-                    logits = tl.trans(logits)  # [ROWS, BLOCK_T]
-                    logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
-                    store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :],
-                                 out_bf16)
+        if ONE_PAGE:
+            # Every tile lies in one page (block_kv >= BLOCK_T; tiles start at multiples of BLOCK_T): its page id is
+            # a scalar, loaded a tile ahead, instead of a gather from the window per row (which Triton lowers through
+            # shared memory, with barriers). On an H200 at 64-token pages and >= 1M tokens: byte path next_n 1
+            # 3-5% faster, next_n 2 2-3%, native next_n 2 4%.
+            id_row = table_ptr + table_row.to(tl.int64) * stride_table
+            page = _clamp_ids(tl.sum(pages), num_blocks)  # (PAGES is 1)
+            for it in tl.range(0, tl.cdiv(t_end - t_begin, BLOCK_T), num_stages=NUM_STAGES):
+                t0 = t_begin + it * BLOCK_T
+                page_off = tl.multiple_of(page.to(tl.int64) * stride_page, 16)  # page strides are x16
+                page = _page_id(id_row, (t0 + BLOCK_T) >> log2_block_kv, table_width, num_blocks, ASM)
+                # rows past the end read rows of the same page (never stored): the loads need no mask
+                slot = (t0 + tl.arange(0, BLOCK_T)) & (block_kv - 1)
+                _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r,
+                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, ASM, WGMMA)
+        else:
+            # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv,
+            # itself a multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps
+            # to one of its ids. The caller loads the first window's ids early. (Loading every next window's ids
+            # one window ahead measured the same on an H200, and its live registers made the byte path's next_n 2
+            # loop spill.)
+            window = PAGES * block_kv  # tokens per window
+            for w0 in range(t_begin, t_end, window):
+                p0 = w0 >> log2_block_kv
+                raw = _window(pages, w0 == t_begin, table_ptr, table_row, stride_table, p0, table_width, PAGES)
+                # byte offsets of the window's pages, multiplied once per window rather than per key row
+                window_offs = _page_offsets(raw, num_blocks, stride_page)
+                w_end = tl.minimum(w0 + window, t_end)
+                for it in tl.range(0, tl.cdiv(w_end - w0, BLOCK_T), num_stages=NUM_STAGES):
+                    t0 = w0 + it * BLOCK_T
+                    # rows past the end read the last valid one again (never stored): the loads need no mask
+                    row_tok = tl.minimum(t0 + tl.arange(0, BLOCK_T), w_end - 1)
+                    local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
+                    page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
+                    _tile(kv_ptr, out_ptr, page_off, row_tok & (block_kv - 1), t0, w_end, block_kv, out_bf16, q, w,
+                          q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, ASM, WGMMA)
+
+
+@triton.jit
+def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r, valid_len,
+          out_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
+          ASM: tl.constexpr, WGMMA: tl.constexpr):
+    """Logits of the key tile of tokens ``[t0, t0 + BLOCK_T)`` (stored below ``t_end``), its keys at ``slot`` of the
+    pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g``."""
+    PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
+    rr = tl.arange(0, ROWS)
+    tok = t0 + tl.arange(0, BLOCK_T)
+    in_range = tok < t_end
+    key_ptr, scale_ptr = _key_pointers(kv_ptr, page_off, slot, block_kv, DQ)
+    # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
+    load_mask = in_range if MODE == MODE_FP4 else None
+    k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE, ASM, WGMMA, DQ)
+    kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
+    if MODE != MODE_FP4:
+        kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
+    if PER_ROW:
+        _store_row(out_ptr, k, q, w, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
+                   tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
+        if ROWS == 2:
+            _store_row(out_ptr, k, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
+                       tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
+                       tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
+    else:
+        scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
+        weighted = tl.maximum(scores, 0.0) * w[None, :]
+        logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
+        if MODE != MODE_FP4:
+            logits = times_key_scale(logits, kscale, MODE)
+        logits = tl.trans(logits)  # [ROWS, BLOCK_T]
+        logits = tl.where(tok[None, :] < valid_len[:, None], logits, float("-inf"))
+        store_logits(out_ptr, out_rows[:, None] + tok[None, :], logits, ok_r[:, None] & in_range[None, :], out_bf16)
+
+
+@triton.jit
+def _page_id(id_row, page, table_width, num_blocks, ASM: tl.constexpr):
+    """Page id ``page`` of a block-table row (its last one past its end), clamped into the cache. In PTX an
+    ``ld.global.nc`` (the table does not change during the kernel): a ``tl.load`` inside the token loop becomes one
+    more, single-buffered, pipelined copy, and Triton then waits for every copy at each tile."""
+    ptr = id_row + tl.minimum(page, table_width - 1)
+    if ASM:
+        raw = tl.inline_asm_elementwise(asm="ld.global.nc.b32 $0, [$1];", constraints="=r,l",
+                                        args=[ptr.to(tl.int64, bitcast=True)], dtype=tl.int32, is_pure=True, pack=1)
+    else:
+        raw = tl.load(ptr)
+    return _clamp_ids(raw, num_blocks)
 
 
 @triton.jit
@@ -277,8 +328,9 @@ def _dsa_paged_mqa_logits_kernel(
         num_slots, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d, varlen, out_bf16,
         log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
-        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
-    PAGES: tl.constexpr = 64
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
+        WGMMA: tl.constexpr):
+    PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
     pid = tl.program_id(0)
@@ -357,7 +409,7 @@ def _dsa_paged_mqa_logits_kernel(
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
-                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ASM, WGMMA)
+                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, WGMMA)
             todo -= count
             skip = 0
         else:
