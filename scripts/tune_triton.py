@@ -56,6 +56,8 @@ TILES = {1: [_tile(128, 4, 2, 128, 4), _tile(128, 4, 3, 168, 3), _tile(64, 4, 3,
              _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 5, 128, 4)],
          2: [_tile(128, 4, 2, 128, 4), _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 3, 128, 4),
              _tile(64, 8, 3, 128, 2)]}
+# Each 64-token candidate also as a one-page entry (a second variant, used where a 64-token page holds the tile)
+TILES = {rows: tiles + [{**t, "one_page": True} for t in tiles if t["block_t"] == 64] for rows, tiles in TILES.items()}
 SPLITS = (128, 256, 512, 1024)
 OTHER_MODES_BUCKET = 128
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
@@ -67,8 +69,13 @@ RAGGED_TILES = [dict(block_kv=b, num_warps=w, num_stages=s, chunk=4096, maxnreg=
                 for b, w, s, r in itertools.product((64, 128), (4, 8), (2, 3), (None, 128))]
 
 
-# The tables' two rows classes: next_n 1 (H=64's own key), and next_n >= 2 (the ``default`` entries).
-ROWS_KEYS = (("default", 2), ("H=64,next_n=1", 1))
+# The tables' two rows classes: next_n 1 (H=64's own key), and next_n >= 2 (the ``default`` entries, and H=64
+# next_n 2's own key). ``one_page`` only in H=64's keys: on the defaults it would add a variant for every head count.
+ROWS_KEYS = (("default", 2), ("H=64,next_n=2", 2), ("H=64,next_n=1", 1))
+
+
+def _entry(key: str, tiles: dict) -> dict:
+    return tiles if key.startswith("H=64,") else {k: v for k, v in tiles.items() if k != "one_page"}
 
 
 def rows_class(next_n: int) -> int:
@@ -147,8 +154,8 @@ def tune_paged(arch: int) -> dict:
     table = {"family": family}
     for mode in modes:
         name = MODE_NAMES[mode]
-        table[name] = {key: {bound: best[(name, rows, bound)] for bound in (family if mode == mode0 else ["inf"])}
-                       for key, rows in ROWS_KEYS}
+        table[name] = {key: {bound: _entry(key, best[(name, rows, bound)])
+                             for bound in (family if mode == mode0 else ["inf"])} for key, rows in ROWS_KEYS}
     return table
 
 
@@ -160,10 +167,12 @@ def retune_paged_modes(arch: int, modes: list[int]) -> dict:
         section = {key: {} for key, _ in ROWS_KEYS}
         for bound, specs in BUCKETS.items():
             split = paged_family(arch, specs[0][0])["split_kv"]  # what the launcher uses for the bucket's batches
-            for key, rows in ROWS_KEYS:
+            for rows in (1, 2):
                 cases = [Paged(*c, fp4=mode == MODE_FP4.value) for c in specs if rows_class(c[2]) == rows]
-                section[key][str(bound)] = _best_tiles(cases, split, TILES[rows], mode, name)[1]
-                print(f"best {name} B<={bound} rows {rows}: {section[key][str(bound)]}", flush=True)
+                tiles = _best_tiles(cases, split, TILES[rows], mode, name)[1]
+                for key in (key for key, r in ROWS_KEYS if r == rows):
+                    section[key][str(bound)] = _entry(key, tiles)
+                print(f"best {name} B<={bound} rows {rows}: {tiles}", flush=True)
         table[name] = section
     return table
 

@@ -140,10 +140,13 @@ def paged_tiles(arch: int | None, mode: int, heads: int, next_n: int, batch: int
     return _pick(section, f"H={heads},next_n={next_n}", batch, PAGED_TILE_DEFAULT)
 
 
-def one_page(block_kv: int, block_t: int) -> bool:
-    """Whether every key tile lies in one page, which the paged kernel then addresses by one scalar page id per tile
-    (its ``ONE_PAGE`` constexpr): tiles start at multiples of ``block_t``, both are powers of two."""
-    return block_kv >= block_t
+def one_page(block_kv: int, tiles: dict) -> bool:
+    """Whether the paged kernel addresses each key tile by one scalar page id (its ``ONE_PAGE`` constexpr): where the
+    tile entry asks for it (``"one_page": true``) and every tile lies in one page (tiles start at multiples of
+    ``block_t``; both are powers of two). Entries without it compile one variant that serves every page size; with
+    it a second one, so the tables set it only where it was measured to pay (each variant is compiled for 7 archs
+    in CI)."""
+    return bool(tiles.get("one_page")) and block_kv >= tiles["block_t"]
 
 
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:

@@ -98,7 +98,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
         call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
         log2_split(family), tiles["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
-        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles["block_t"]),
+        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
         ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](

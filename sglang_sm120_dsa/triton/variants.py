@@ -76,7 +76,7 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
                              ) -> list[tuple[dict, Variant]]:
     """Every paged tile entry the launcher can pick on ``arch`` for pages of ``block_kvs`` tokens, with the variant
     it compiles to (occupancy checks need the entry: its ``programs_per_sm`` is a launch value, not part of the
-    variant). A tile entry gives two variants where some pages hold a whole tile and others do not."""
+    variant). An entry with ``one_page`` gives two variants where some pages hold a whole tile and others do not."""
     out = []
     probes = _probes("paged_mqa_logits", arch)
     for mode in modes_for(arch):
@@ -85,7 +85,7 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
                 rows = rows_per_group(heads, next_n)
                 tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in probes}
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
-                    for one in sorted({one_page(block_kv, tile["block_t"]) for block_kv in block_kvs}):
+                    for one in sorted({one_page(block_kv, tile) for block_kv in block_kvs}):
                         const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                                  ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]),
                                  ("ONE_PAGE", one), ("ASM", True), ("WGMMA", wgmma(arch)))

@@ -41,7 +41,8 @@ def _run(variant: Variant, device: torch.device) -> None:
                                    meta, 70, variant.kernel == "clean", torch.float32, None, True)
         out = new_logits(call.rows, 70, 256, torch.float32, device)
         tiles = ({"block_t": variant.get("BLOCK_T"), "num_warps": variant.num_warps,
-                  "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg, "programs_per_sm": 1}
+                  "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg, "programs_per_sm": 1,
+                  "one_page": variant.get("ONE_PAGE")}
                  if variant.kernel == "paged" else None)
         launch.paged_mqa_logits(call, out, tiles, mode if variant.kernel == "paged" else None)
     else:

@@ -53,6 +53,7 @@ def test_table_is_valid(path: pathlib.Path) -> None:
                 assert tiles.get("maxnreg") in (None, 64, 96, 128, 160, 168, 192, 255)
                 if paged:  # whether they fit one SM together: tests/cpu/test_triton_aot.py
                     assert 1 <= tiles["programs_per_sm"] <= 8
+                    assert tiles.get("one_page", False) in (False, True)
 
 
 def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) -> None:
@@ -133,7 +134,7 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
                     rows = config.rows_per_group(heads, next_n)
                     for batch in sizes:
                         tile = config.paged_tiles(arch, mode, heads, next_n, batch)
-                        one = config.one_page(block_kv, tile["block_t"])
+                        one = config.one_page(block_kv, tile)
                         key = (mode, heads, rows, one, tuple(sorted(tile.items())))
                         assert key in warmed, (arch, block_kv, mode, heads, next_n, batch, tile)
     warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),

@@ -71,11 +71,23 @@ def test_wgmma_k_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
 LENGTHS = [0, 1, 63, 64, 65, 31, 129, 200, 97]
 
 
+@pytest.fixture
+def one_page_tiles(monkeypatch):
+    """The default tile entry with ``one_page``: pages of 64 or more tokens then take the one-page form, 32-token
+    pages still the page window (the tables set it per entry)."""
+    from sglang_sm120_dsa.triton import config
+
+    monkeypatch.setitem(config.PAGED_TILE_DEFAULT, "one_page", True)
+
+
 @pytest.mark.parametrize("mode", MODES + ["fp4"])
 @pytest.mark.parametrize("heads,head_dim,block_kv,next_n,lens_2d", [
     (64, 128, 64, 1, True), (64, 128, 64, 2, False), (32, 128, 32, 3, True), (16, 64, 128, 6, False),
     (128, 128, 64, 2, True), (8, 64, 32, 1, False), (64, 64, 128, 8, True)])
-def test_paged(family, mode, heads, head_dim, block_kv, next_n, lens_2d) -> None:
+@pytest.mark.parametrize("one_page", [False, True])
+def test_paged(family, mode, heads, head_dim, block_kv, next_n, lens_2d, one_page, request) -> None:
+    if one_page:
+        request.getfixturevalue("one_page_tiles")
     fp4 = mode == "fp4"
     case = make_paged_case(3, next_n, heads, head_dim, block_kv, context_lens=LENGTHS[next_n % 4: next_n % 4 + 3],
                            lens_2d=lens_2d, fp4=fp4, seed=heads + next_n)
@@ -98,8 +110,8 @@ def test_paged_varlen(family, mode) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("block_kv", [32, 64])  # tiles over two pages, tiles in one page
-def test_paged_long_and_empty_requests_many_splits(family, mode, block_kv) -> None:
+@pytest.mark.parametrize("block_kv", [32, 64])  # tiles over two pages (the window), tiles in one page
+def test_paged_long_and_empty_requests_many_splits(family, mode, block_kv, one_page_tiles) -> None:
     """A request much longer than the split size among empty and short ones, on several SM counts."""
     case = make_paged_case(5, 2, 16, 64, block_kv, context_lens=[0, 1400, 0, 3, 600], seed=5)
     outs = [compare_paged(family, case, mode, num_sms=n) for n in (1, 3, 16)]
@@ -128,7 +140,7 @@ def test_paged_split_spans_several_page_windows(family, mode, split, monkeypatch
     "random"])
 @pytest.mark.parametrize("block_kv", [32, 64])
 def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, block_kv, monkeypatch,
-                                                        guarded_logits) -> None:
+                                                        guarded_logits, one_page_tiles) -> None:
     """Whatever the metadata holds (it is a tensor the caller may get wrong), the kernel writes nowhere but the
     returned logits: guard rows and columns around them stay NaN. The values written are unspecified."""
     from sglang_sm120_dsa.triton import config
@@ -150,7 +162,7 @@ def test_paged_nonsense_metadata_writes_only_the_output(family, meta_rows, block
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("block_kv", [32, 64])
-def test_paged_edges(family, mode, block_kv) -> None:
+def test_paged_edges(family, mode, block_kv, one_page_tiles) -> None:
     """Width narrower/wider than the contexts, contexts beyond the table, negative lengths, strided inputs."""
     case = make_paged_case(3, 1, 16, 64, block_kv, context_lens=[64, 10, 64], seed=6)
     case.context_lens = torch.tensor([[1000], [-4], [50]], dtype=torch.int32)  # table holds 64 tokens per request
@@ -168,7 +180,7 @@ def test_paged_edges(family, mode, block_kv) -> None:
 
 
 @pytest.mark.parametrize("block_kv", [32, 64])
-def test_paged_poisoned_buffer(family, poisoned_logits, block_kv) -> None:
+def test_paged_poisoned_buffer(family, poisoned_logits, block_kv, one_page_tiles) -> None:
     case = make_paged_case(3, 2, 16, 64, block_kv, context_lens=[0, 33, 90], seed=7)
     for clean in (True, False):
         family("triton")
@@ -331,13 +343,21 @@ def test_warmup_runs_every_variant_for_the_heads(family) -> None:
     expected = [v for v in kernel_variants(None) if v.get("H") in (None, 64) and v.get("MODE") in (None, 0, 2)]
     assert count == len(expected) == len(lines) and count >= 8
     assert lines[-1].startswith(f"[{count}/{count}]")
-    # one page size: tiles of 64 tokens (the defaults) lie in one 64-token page, so half the paged variants
-    paged = [line for line in lines if "paged[" in line]
-    assert {"ONE_PAGE=True" in line for line in paged} == {True, False}
-    lines.clear()
-    assert dsa.warmup("cpu", num_heads=64, progress=lines.append, block_kv=64) == count - len(paged) // 2
-    assert all("ONE_PAGE=True" in line for line in lines if "paged[" in line)
+    assert all("ONE_PAGE=False" in line for line in lines if "paged[" in line)  # (no table entry asks for it)
     with pytest.raises(IndexerArgumentError, match=r"warmup: block_kv must be one of \(32, 64, 128\), got 48"):
         dsa.warmup("cpu", block_kv=48)
     family("torch")
     assert dsa.warmup("cpu") == 0
+
+
+def test_warmup_of_one_page_size(family, one_page_tiles) -> None:
+    """An entry with ``one_page`` compiles two paged variants; ``block_kv`` picks the one its pages use."""
+    family("triton")
+    every: list[str] = []
+    count = dsa.warmup("cpu", num_heads=16, progress=every.append)
+    paged = [line for line in every if "paged[" in line]
+    assert sum("ONE_PAGE=True" in line for line in paged) == sum("ONE_PAGE=False" in line for line in paged) > 0
+    for block_kv, one in ((64, True), (32, False)):
+        lines: list[str] = []
+        assert dsa.warmup("cpu", num_heads=16, progress=lines.append, block_kv=block_kv) == count - len(paged) // 2
+        assert all(f"ONE_PAGE={one}" in line for line in lines if "paged[" in line)

@@ -243,7 +243,7 @@ def _page_id(id_row, page, table_width, num_blocks, ASM: tl.constexpr):
     """Page id ``page`` of a block-table row (its last one past its end), clamped into the cache. In PTX an
     ``ld.global.nc`` (the table does not change during the kernel): a ``tl.load`` inside the token loop becomes one
     more, single-buffered, pipelined copy, and Triton then waits for every copy at each tile."""
-    ptr = id_row + tl.minimum(page, table_width - 1)
+    ptr = id_row + tl.minimum(tl.maximum(page, 0), table_width - 1)  # (>= 0: as with the window, whatever the inputs)
     if ASM:
         raw = tl.inline_asm_elementwise(asm="ld.global.nc.b32 $0, [$1];", constraints="=r,l",
                                         args=[ptr.to(tl.int64, bitcast=True)], dtype=tl.int32, is_pure=True, pack=1)
