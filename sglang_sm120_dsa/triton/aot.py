@@ -9,6 +9,7 @@ Must not run under ``TRITON_INTERPRET=1`` (the kernels would be interpreter obje
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import re
@@ -68,13 +69,46 @@ def _signature(variant: Variant) -> tuple[object, dict, dict]:
     return fn, signature, attrs
 
 
+def _options(variant: Variant) -> dict:
+    return {"num_warps": variant.num_warps, **({"maxnreg": variant.maxnreg} if variant.maxnreg else {})}
+
+
 def compile_variant(variant: Variant, arch: int):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("ahead-of-time compilation needs TRITON_INTERPRET unset")
     fn, signature, attrs = _signature(variant)
     source = ASTSource(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
-    options = {"num_warps": variant.num_warps, **({"maxnreg": variant.maxnreg} if variant.maxnreg else {})}
-    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=options)
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=_options(variant))
+
+
+# Triton lowers sm_121 (DGX Spark) exactly as sm_120 down to the PTX, whose target line alone differs: check_arch
+# assembles sm_121's variants from sm_120's PTX with ptxas for sm_121 (a tenth of a full compile: CI compiles every
+# variant for 7 archs), after checking that a full sm_121 compile gives that PTX for one variant per (kernel,
+# operand mode), in the first share. (Triton 3.6 lowered them differently: it had no FP8 MMA for sm_121.)
+SAME_LOWERING = {121: 120}
+_TARGET = re.compile(r"^\.target sm_\d+a?$", re.MULTILINE)
+
+
+def _retargeted_ptx(ptx: str, arch: int) -> str:
+    return _TARGET.sub(f".target sm_{arch}a", ptx, count=1)
+
+
+@dataclasses.dataclass
+class Assembled:
+    """A variant assembled for ``arch`` from another arch's PTX: what check_arch reads of a compiled kernel."""
+
+    asm: dict
+    metadata: object  # the source compile's (shared memory: a property of the PTX)
+
+
+def assemble_variant(variant: Variant, arch: int, source) -> Assembled:
+    """``source`` (a kernel compiled for ``SAME_LOWERING[arch]``) assembled for ``arch`` by Triton's own ptxas step."""
+    from triton.backends.nvidia.compiler import CUDABackend
+
+    backend = CUDABackend(GPUTarget("cuda", arch, 32))
+    ptx = _retargeted_ptx(source.asm["ptx"], arch)
+    cubin = backend.make_cubin(ptx, {}, backend.parse_options(_options(variant)), arch)
+    return Assembled({**source.asm, "ptx": ptx, "cubin": cubin}, source.metadata)
 
 
 def cuobjdump() -> pathlib.Path:
@@ -143,13 +177,24 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
     max_shared = 0
     variants = kernel_variants(arch)[part::parts]
     compiled = {}
+    lowering_checked: set[tuple] = set()
     for variant in variants:
-        try:
-            kernel = compiled[variant] = compile_variant(variant, arch)
-        except Exception as e:  # report every failing variant, not just the first
-            problems.append(f"sm_{arch} {variant.describe()}: compile failed: {type(e).__name__}: {e}"[:400])
-            continue
         name = f"sm_{arch} {variant.describe()}"
+        key = (variant.kernel, variant.get("MODE"), variant.get("D"))
+        try:
+            if arch in SAME_LOWERING:
+                kernel = assemble_variant(variant, arch, compile_variant(variant, SAME_LOWERING[arch]))
+                if part == 0 and key[:2] not in lowering_checked:
+                    lowering_checked.add(key[:2])
+                    if compile_variant(variant, arch).asm["ptx"] != kernel.asm["ptx"]:
+                        problems.append(f"{name}: Triton lowers it differently from sm_{SAME_LOWERING[arch]}: "
+                                        "assemble nothing from that arch's PTX (aot.SAME_LOWERING)")
+            else:
+                kernel = compile_variant(variant, arch)
+            compiled[variant] = kernel
+        except Exception as e:  # report every failing variant, not just the first
+            problems.append(f"{name}: compile failed: {type(e).__name__}: {e}"[:400])
+            continue
         shared = kernel.metadata.shared
         max_shared = max(max_shared, shared)
         if shared > SMEM_PER_BLOCK[arch]:
@@ -167,7 +212,6 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
         if arch == 90 and variant.get("MODE") == MODE_BYTES.value and (
                 _WGMMA_A_FROM_SHARED.search(ttgir) or _F16_FRAGMENT_CONVERTED.search(ttgir)):
             problems.append(f"{name}: the decoded key tile goes through shared memory to the wgmma")
-        key = (variant.kernel, variant.get("MODE"), variant.get("D"))
         if key not in sass_done and not sass_unavailable:  # disassembly costs 0.3 s: one per (kernel, mode, D)
             sass_done.add(key)
             try:

@@ -1,6 +1,7 @@
 """Every Triton kernel variant compiled ahead of time for every target arch, without a GPU.
 
-For sm_80, 86, 89, 90, 100, 120 and 121: every variant the launchers can produce (triton/variants.py) compiles;
+For sm_80, 86, 89, 90, 100, 120 and 121: every variant the launchers can produce (triton/variants.py) compiles
+(sm_121's assembled by ptxas from sm_120's PTX, which a full sm_121 compile reproduces: aot.SAME_LOWERING);
 its PTX uses the tensor-core instruction of its (arch, operand mode) and, on sm_80/86, no FP8 type at all; its
 shared memory fits the arch's per-block limit; and the SASS of one variant per (kernel, operand mode, head_dim)
 shows the tensor-core opcode (HMMA on sm_80/86, QMMA E4M3 on sm_89/120/121, QGMMA/HGMMA on sm_90, UTCQMMA/
@@ -39,7 +40,12 @@ def _check(task: tuple[int, int]) -> dict:
 
 @pytest.fixture(scope="module")
 def reports() -> dict[int, dict]:
-    tasks = [(arch, part) for part in range(PARTS) for arch in ARCHS]
+    from sglang_sm120_dsa.triton.aot import SAME_LOWERING
+
+    # archs assembled from another's PTX last, that one first: their compiles are then Triton cache hits
+    order = sorted(ARCHS, key=lambda a: (a in SAME_LOWERING, a not in SAME_LOWERING.values()))
+    tasks = [(arch, part) for part in range(PARTS) for arch in order if arch not in SAME_LOWERING]
+    tasks += [(arch, part) for arch in order if arch in SAME_LOWERING for part in range(PARTS)]
     with ProcessPoolExecutor(max(1, min(len(tasks), os.cpu_count() or 1)),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = list(pool.map(_check, tasks))
@@ -60,3 +66,21 @@ def test_every_variant_compiles_with_the_right_instructions(reports, arch) -> No
     if report["sass_unavailable"]:  # compiled, PTX and shared memory checked; the SASS part could not run here
         pytest.skip(report["sass_unavailable"])
     assert report["variants"] >= 40 and report["sass_checked"] >= 7
+
+
+def _assembled_from_other_ptx() -> list[str]:
+    """check_arch(121) on the clean kernel, with the PTX it assembles from sm_120's made to differ."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton import aot
+
+    retarget = aot._retargeted_ptx
+    aot._retargeted_ptx = lambda ptx, arch: retarget(ptx, arch) + "\n// not what Triton emits for this arch\n"
+    every = aot.kernel_variants
+    aot.kernel_variants = lambda arch: [v for v in every(arch) if v.kernel == "clean"]
+    return aot.check_arch(121)["problems"]
+
+
+def test_an_arch_assembled_from_another_ptx_fails_when_triton_lowers_it_differently() -> None:
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        problems = pool.submit(_assembled_from_other_ptx).result()
+    assert len(problems) == 1 and "Triton lowers it differently from sm_120" in problems[0], problems
