@@ -13,11 +13,12 @@ chosen from the batch size (config.paged_family, which the metadata call sees to
 resources set how many programs fit an SM). Each token's logits come from exactly one program, with the same
 arithmetic whatever the SM count, the split or the share: results are bitwise deterministic.
 
-Key tiles and pages: when a page holds whole tiles (``ONE_PAGE``, chosen by the launcher: ``block_kv >= BLOCK_T``,
-e.g. SGLang's 64-token pages with 64-token tiles), a tile's page id is one scalar, loaded a tile ahead with a plain
-PTX load, so the key loads of the token loop depend on no ``tl.load`` of that loop and Triton's pipeliner issues
-them ``NUM_STAGES - 1`` tiles ahead. Otherwise a run reads its page ids a window of ``PAGES`` pages at a time into
-registers and each key row gathers its page's offset from them. (Loading the page ids per tile with ``tl.load``
+Key tiles and pages: when a page holds whole tiles (``ONE_PAGE``, which the launcher sets where the tile entry asks
+for it and ``block_kv >= BLOCK_T``, e.g. SGLang's 64-token pages with 64-token tiles: config.one_page), a tile's
+page id is one scalar, loaded a tile ahead with a plain PTX load, so the key loads of the token loop depend on no
+``tl.load`` of that loop and Triton's pipeliner issues them ``NUM_STAGES - 1`` tiles ahead. Otherwise a run reads
+its page ids a window of ``PAGES`` pages at a time into registers and each key row gathers its page's offset from
+them. (Loading the page ids per tile with ``tl.load``
 made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter of the warp
 stalls waiting on the tile just issued.)
 
