@@ -90,16 +90,19 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     num_sms = call.schedule_meta.shape[0] - 1
     grid = (num_sms * tiles["programs_per_sm"],)
     out_bf16 = int(out.dtype == torch.bfloat16)
-    _dsa_paged_mqa_logits_kernel[grid](
-        _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens, call.block_table,
-        call.schedule_meta, idx, _bytes(out),
-        call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
-        call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
-        call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
-        log2_split(family), tiles["programs_per_sm"],
-        H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
-        ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
-        ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
+    # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
+    # loads clamp their column into [0, table_width): only the cleaner has work then.
+    if call.block_table.shape[1] > 0:
+        _dsa_paged_mqa_logits_kernel[grid](
+            _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,
+            call.block_table, call.schedule_meta, idx, _bytes(out),
+            call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
+            call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
+            call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
+            log2_split(family), tiles["programs_per_sm"],
+            H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
+            ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
+            ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,

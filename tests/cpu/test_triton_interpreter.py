@@ -179,6 +179,25 @@ def test_paged_edges(family, mode, block_kv, one_page_tiles) -> None:
     compare_paged(family, case, mode, width=100)
 
 
+@pytest.mark.parametrize("clean", [True, False])
+def test_paged_block_table_without_columns(family, one_page_tiles, poisoned_logits, monkeypatch, clean) -> None:
+    """A table with no columns addresses no token: the logits kernel does not run (its page-id loads need a column),
+    the cleaner writes -inf everywhere, or nothing is written."""
+    from sglang_sm120_dsa.triton import launch
+
+    case = make_paged_case(2, 1, 16, 64, 64, context_lens=[10, 70], seed=10)
+    meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, 2)
+    grids = []
+    kernel = launch._dsa_paged_mqa_logits_kernel
+    monkeypatch.setattr(launch, "_dsa_paged_mqa_logits_kernel",
+                        type("Spy", (), {"__getitem__": lambda self, grid: grids.append(grid) or kernel[grid]})())
+    family("triton")
+    out = dsa.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens, case.block_table[:, :0],
+                                   meta, 80, clean_logits=clean)
+    assert grids == []
+    assert (torch.isneginf(out).all() if clean else torch.isnan(out).all()), out
+
+
 @pytest.mark.parametrize("block_kv", [32, 64])
 def test_paged_poisoned_buffer(family, poisoned_logits, block_kv, one_page_tiles) -> None:
     case = make_paged_case(3, 2, 16, 64, block_kv, context_lens=[0, 33, 90], seed=7)
