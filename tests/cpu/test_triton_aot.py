@@ -42,10 +42,11 @@ def _check(task: tuple[int, int]) -> dict:
 def reports() -> dict[int, dict]:
     from sglang_sm120_dsa.triton.aot import SAME_LOWERING
 
-    # archs assembled from another's PTX last, that one first: their compiles are then Triton cache hits
-    order = sorted(ARCHS, key=lambda a: (a in SAME_LOWERING, a not in SAME_LOWERING.values()))
-    tasks = [(arch, part) for part in range(PARTS) for arch in order if arch not in SAME_LOWERING]
-    tasks += [(arch, part) for arch in order if arch in SAME_LOWERING for part in range(PARTS)]
+    # the archs whose PTX others are assembled from first, those others last: their compiles are Triton cache hits
+    sources = [arch for arch in ARCHS if arch in SAME_LOWERING.values()]
+    compiled = sources + [arch for arch in ARCHS if arch not in sources and arch not in SAME_LOWERING]
+    tasks = [(arch, part) for part in range(PARTS) for arch in compiled]
+    tasks += [(arch, part) for arch in SAME_LOWERING for part in range(PARTS)]
     with ProcessPoolExecutor(max(1, min(len(tasks), os.cpu_count() or 1)),
                              mp_context=multiprocessing.get_context("spawn")) as pool:
         parts = list(pool.map(_check, tasks))

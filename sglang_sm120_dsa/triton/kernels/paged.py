@@ -18,9 +18,8 @@ for it and ``block_kv >= BLOCK_T``, e.g. SGLang's 64-token pages with 64-token t
 page id is one scalar, loaded a tile ahead with a plain PTX load, so the key loads of the token loop depend on no
 ``tl.load`` of that loop and Triton's pipeliner issues them ``NUM_STAGES - 1`` tiles ahead. Otherwise a run reads
 its page ids a window of ``PAGES`` pages at a time into registers and each key row gathers its page's offset from
-them. (Loading the page ids per tile with ``tl.load``
-made a two-level load chain: the prefetch distance fell to zero, and ncu on an H200 showed a quarter of the warp
-stalls waiting on the tile just issued.)
+them. (Loading the page ids per tile with ``tl.load`` made a two-level load chain: the prefetch distance fell to
+zero, and ncu on an H200 showed a quarter of the warp stalls waiting on the tile just issued.)
 
 At small batches a program has one or two tiles, and its time is a chain of dependent DRAM trips (schedule ->
 lengths -> keys) plus the integer work between them. So the walk shifts instead of dividing (``split_kv`` is a power
@@ -82,15 +81,16 @@ def _next_atom(x, n_rows, varlen):
 
 
 @triton.jit
-def _clamp_ids(ids, num_blocks):
-    """Page ids clamped into the cache: no table or metadata, however wrong, sends a load outside."""
-    return tl.minimum(tl.maximum(ids, 0), num_blocks - 1)
+def _clamp(x, n):
+    """``x`` clamped into ``[0, n)``: page ids into the cache, columns into a table row (no table or metadata,
+    however wrong, sends a load outside)."""
+    return tl.minimum(tl.maximum(x, 0), n - 1)
 
 
 @triton.jit
 def _page_offsets(ids, num_blocks, stride_page):
     """Byte offsets of pages ``ids`` in the cache (clamped)."""
-    return _clamp_ids(ids, num_blocks).to(tl.int64) * stride_page
+    return _clamp(ids, num_blocks).to(tl.int64) * stride_page
 
 
 @triton.jit
@@ -172,7 +172,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             # shared memory, with barriers). On an H200 at 64-token pages and >= 1M tokens: byte path next_n 1
             # 3-5% faster, next_n 2 2-3%, native next_n 2 4%.
             id_row = table_ptr + table_row.to(tl.int64) * stride_table
-            page = _clamp_ids(tl.sum(pages), num_blocks)  # (PAGES is 1)
+            page = _clamp(tl.sum(pages), num_blocks)  # (PAGES is 1)
             for it in tl.range(0, tl.cdiv(t_end - t_begin, BLOCK_T), num_stages=NUM_STAGES):
                 t0 = t_begin + it * BLOCK_T
                 page_off = tl.multiple_of(page.to(tl.int64) * stride_page, 16)  # page strides are x16
@@ -244,13 +244,13 @@ def _page_id(id_row, page, table_width, num_blocks, ASM: tl.constexpr):
     """Page id ``page`` of a block-table row (its last one past its end), clamped into the cache. In PTX an
     ``ld.global.nc`` (the table does not change during the kernel): a ``tl.load`` inside the token loop becomes one
     more, single-buffered, pipelined copy, and Triton then waits for every copy at each tile."""
-    ptr = id_row + tl.minimum(tl.maximum(page, 0), table_width - 1)  # (>= 0: as with the window, whatever the inputs)
+    ptr = id_row + _clamp(page, table_width)
     if ASM:
         raw = tl.inline_asm_elementwise(asm="ld.global.nc.b32 $0, [$1];", constraints="=r,l",
                                         args=[ptr.to(tl.int64, bitcast=True)], dtype=tl.int32, is_pure=True, pack=1)
     else:
         raw = tl.load(ptr)
-    return _clamp_ids(raw, num_blocks)
+    return _clamp(raw, num_blocks)
 
 
 @triton.jit
