@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -69,19 +70,43 @@ def test_every_variant_compiles_with_the_right_instructions(reports, arch) -> No
     assert report["variants"] >= 40 and report["sass_checked"] >= 7
 
 
-def _assembled_from_other_ptx() -> list[str]:
-    """check_arch(121) on the clean kernel, with the PTX it assembles from sm_120's made to differ."""
+_CHANGES = {  # to the PTX check_arch assembles sm_121's from
+    "code": lambda ptx: re.sub(r"^(\.target .*)$", r"\1\n// not what Triton emits for this arch", ptx, count=1,
+                               flags=re.MULTILINE),
+    # what a Triton cache hit compiled in another checkout looks like (the cache key omits source paths): other
+    # paths in the .file lines and in the DWARF sections' strings ('/' -> '_', same length)
+    "source paths": lambda ptx: re.sub(r'^(\s*\.file\s+\d+\s+")', r"\1/another/checkout", ptx, flags=re.MULTILINE)
+    .replace(".b8 47\n", ".b8 95\n"),
+}
+
+
+def _assembled_from_other_ptx(change: str) -> list[str]:
+    """check_arch(121) on the clean kernel, with the PTX it assembles from sm_120's changed."""
     os.environ.pop("TRITON_INTERPRET", None)
     from sglang_sm120_dsa.triton import aot
 
     retarget = aot._retargeted_ptx
-    aot._retargeted_ptx = lambda ptx, arch: retarget(ptx, arch) + "\n// not what Triton emits for this arch\n"
+
+    def changed(ptx, arch):
+        out = _CHANGES[change](retarget(ptx, arch))
+        assert out != retarget(ptx, arch), "the change must change the PTX"
+        return out
+
+    aot._retargeted_ptx = changed
     every = aot.kernel_variants
     aot.kernel_variants = lambda arch: [v for v in every(arch) if v.kernel == "clean"]
     return aot.check_arch(121)["problems"]
 
 
-def test_an_arch_assembled_from_another_ptx_fails_when_triton_lowers_it_differently() -> None:
+def _check_121_with_changed_source_ptx(change: str) -> list[str]:
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        problems = pool.submit(_assembled_from_other_ptx).result()
+        return pool.submit(_assembled_from_other_ptx, change).result()
+
+
+def test_an_arch_assembled_from_another_ptx_fails_when_triton_lowers_it_differently() -> None:
+    problems = _check_121_with_changed_source_ptx("code")
     assert len(problems) == 1 and "Triton lowers it differently from sm_120" in problems[0], problems
+
+
+def test_the_lowering_check_ignores_source_paths() -> None:
+    assert _check_121_with_changed_source_ptx("source paths") == []
