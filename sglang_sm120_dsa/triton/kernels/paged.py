@@ -180,7 +180,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 # rows past the end read rows of the same page (never stored): the loads need no mask
                 slot = (t0 + tl.arange(0, BLOCK_T)) & (block_kv - 1)
                 _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r,
-                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, ASM, WGMMA)
+                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, ASM, WGMMA)
         else:
             # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv,
             # itself a multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps
@@ -201,16 +201,17 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                     local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
                     page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                     _tile(kv_ptr, out_ptr, page_off, row_tok & (block_kv - 1), t0, w_end, block_kv, out_bf16, q, w,
-                          q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, ASM, WGMMA)
+                          q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, ASM,
+                          WGMMA)
 
 
 @triton.jit
 def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r, valid_len,
           out_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          ASM: tl.constexpr, WGMMA: tl.constexpr):
+          PER_ROW: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
     """Logits of the key tile of tokens ``[t0, t0 + BLOCK_T)`` (stored below ``t_end``), its keys at ``slot`` of the
-    pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g``."""
-    PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
+    pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g`` (a dot per row where
+    ``PER_ROW``, see _task)."""
     rr = tl.arange(0, ROWS)
     tok = t0 + tl.arange(0, BLOCK_T)
     in_range = tok < t_end
