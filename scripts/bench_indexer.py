@@ -4,8 +4,9 @@
 Paged (decode) logits for B x context in {1x8K, 1x64K, 8x32K, 32x8K, 32x32K, 64x64K, 128x16K, 256x8K}, next_n 1
 and 2, H=64, D=128, 64-token pages (the DeepSeek-V3.2 indexer), then the metadata, then ragged (prefill) logits
 for S x SKV in {2048x8192, 4096x32768, 8192x65536}. Providers: deepgemm (sgl-deep-gemm's SM90 kernels), triton
-(native FP8), triton-bytes (the SM80/86 path, forced), tilelang-sm120 (the TileLang family in SM120 instruction
-mode: SM120's mma.sync program compiled for sm_90a without wgmma), sglang-tilelang (SGLang 0.5.23's
+(native FP8; on SM90 the Gluon wgmma kernel where the tables enable it), triton-portable (native FP8 without it:
+the code SM89/SM100/SM120 run), triton-bytes (the SM80/86 path, forced), tilelang-sm120 (the TileLang family in
+SM120 instruction mode: SM120's mma.sync program compiled for sm_90a without wgmma), sglang-tilelang (SGLang 0.5.23's
 ``tilelang_fp8_paged_mqa_logits``, next_n 1 only, compiled in the same SM120 mode; see ``sglang_tilelang``),
 torch (the reference; small cases only). Times are medians with a cold L2 (testing/bench.py) of CUDA-graph
 replays, as a server runs the indexer (no host launch cost; ``--eager`` times plain calls; a provider that cannot
@@ -38,14 +39,16 @@ from sglang_sm120_dsa.testing.bench import timed
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
-FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"), "tilelang-sm120": ("tilelang", "sm120"),
-          "torch": ("torch", "auto")}
+FAMILY = {"triton": ("triton", "native"), "triton-portable": ("triton", "portable"),
+          "triton-bytes": ("triton", "bytes"), "tilelang-sm120": ("tilelang", "sm120"), "torch": ("torch", "auto")}
 
 
 def use(provider: str) -> None:
     impl, mode = FAMILY[provider]
     os.environ["SGLANG_SM120_DSA_IMPL"] = impl
-    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = mode if impl == "triton" else "auto"
+    fp8 = "native" if mode == "portable" else mode  # portable: native FP8 without the SM90 Gluon kernel
+    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = fp8 if impl == "triton" else "auto"
+    os.environ["SGLANG_SM120_DSA_TRITON_SM90"] = "off" if mode == "portable" else "auto"
     os.environ["SGLANG_SM120_DSA_TILELANG_MODE"] = mode if impl == "tilelang" else "auto"
 
 
@@ -102,7 +105,8 @@ def ragged_fn(provider, case, deep_gemm):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--providers", default="deepgemm,triton,triton-bytes,tilelang-sm120,sglang-tilelang")
+    parser.add_argument("--providers",
+                        default="deepgemm,triton,triton-portable,triton-bytes,tilelang-sm120,sglang-tilelang")
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
     parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
     parser.add_argument("--eager", action="store_true", help="time plain calls, not CUDA-graph replays")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TILELANG_MODE", "SGLANG"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TRITON_SM90", "TILELANG_MODE", "SGLANG"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,15 @@ TRITON_FP8 = EnvVar(
     "to fp16 in registers (SM80/86's path; forcing it on a newer GPU runs SM80's instructions there), `auto` by arch.",
 )
 
+TRITON_SM90 = EnvVar(
+    "SGLANG_SM120_DSA_TRITON_SM90",
+    "auto",
+    ("auto", "off"),
+    "Paged FP8 logits on SM90: `auto` runs the Gluon wgmma kernel where the tuning table enables it (native FP8, "
+    "next_n <= 2, pages of 64 or 128 tokens, head_dim 128, no `indices`); `off` runs the portable Triton kernel "
+    "there too (the code SM89/SM100/SM120 run, so it can be tested and measured on Hopper).",
+)
+
 TILELANG_MODE = EnvVar(
     "SGLANG_SM120_DSA_TILELANG_MODE",
     "auto",
@@ -68,4 +77,4 @@ SGLANG = EnvVar(
     "process whose arguments were resolved without the plugin.",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TILELANG_MODE, SGLANG)
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TRITON_SM90, TILELANG_MODE, SGLANG)

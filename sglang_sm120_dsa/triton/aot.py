@@ -30,10 +30,12 @@ from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
 from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
+from .kernels.paged_sm90 import _dsa_paged_sm90_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 from .variants import Variant
 from .variants import kernel_variants
 from .variants import paged_tiles_and_variants
+from .variants import sm90_entries_and_variants
 
 _ALIGNED = [["tt.divisibility", 16]]
 
@@ -47,6 +49,11 @@ def _signature(variant: Variant) -> tuple[object, dict, dict]:
         sf = "*i32" if variant.get("MODE") == MODE_FP4.value else "*u8"
         ptrs = {"q_ptr": operand, "q_sf_ptr": sf, "kv_ptr": operand, "w_ptr": "*fp32", "lens_ptr": "*i32",
                 "table_ptr": "*i32", "meta_ptr": "*i32", "idx_ptr": "*i32", "out_ptr": out}
+        aligned = ("q_ptr", "kv_ptr", "out_ptr", "stride_page", "stride_out")
+    elif variant.kernel == "paged_sm90":
+        fn = _dsa_paged_sm90_kernel
+        ptrs = {"q_ptr": "*fp8e4nv", "kv_ptr": "*fp8e4nv", "w_ptr": "*fp32", "lens_ptr": "*i32", "table_ptr": "*i32",
+                "meta_ptr": "*i32", "out_ptr": out}
         aligned = ("q_ptr", "kv_ptr", "out_ptr", "stride_page", "stride_out")
     elif variant.kernel == "ragged":
         fn = _dsa_mqa_logits_kernel
@@ -77,7 +84,11 @@ def compile_variant(variant: Variant, arch: int):
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("ahead-of-time compilation needs TRITON_INTERPRET unset")
     fn, signature, attrs = _signature(variant)
-    source = ASTSource(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
+    if variant.kernel == "paged_sm90":  # (Gluon: its own AST source; imported here, the module needs triton >= 3.5)
+        from triton.experimental.gluon._runtime import GluonASTSource as ASTSourceOf
+    else:
+        ASTSourceOf = ASTSource
+    source = ASTSourceOf(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
     return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=_options(variant))
 
 
@@ -149,7 +160,7 @@ def occupancy_problems(arch: int, compiled: dict) -> list[str]:
     """Paged tile entries whose ``programs_per_sm`` programs do not fit one SM together: an SM that holds fewer
     runs the rest after them, so a table must never ask for more (``compiled``: variant -> compiled kernel)."""
     problems, per_thread = [], {}
-    for tile, variant in paged_tiles_and_variants(arch):
+    for tile, variant in [*paged_tiles_and_variants(arch), *sm90_entries_and_variants(arch)]:
         kernel = compiled.get(variant)
         if kernel is None:  # another part's, or failed to compile (reported by check_arch)
             continue
@@ -180,6 +191,17 @@ _FP8_PTX_TYPES = ("e4m3", "e5m2")
 _WGMMA_A_FROM_SHARED = re.compile(r"ttng\.warp_group_dot [^\n]*\} : !ttg\.memdesc")
 _F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n]*-> tensor<[^\n]*xf16, "
                                      r"#ttg\.dot_op<\{opIdx = 0")
+
+
+def sm90_sass_problems(code: str) -> list[str]:
+    """What would cost the SM90 Gluon kernel its point: ptxas serializing its wgmma (then a wait follows every
+    ``QGMMA``: C7514, e.g. an accumulator read while in flight), or spills."""
+    problems = []
+    if code.count("WARPGROUP.DEPBAR") >= code.count("QGMMA"):
+        problems.append("wgmma serialized (a WARPGROUP.DEPBAR after every QGMMA)")
+    if re.search(r"\b(LDL|STL)\b", code):
+        problems.append("register spills (LDL/STL)")
+    return problems
 
 
 def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
@@ -213,10 +235,11 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
         max_shared = max(max_shared, shared)
         if shared > SMEM_PER_BLOCK[arch]:
             problems.append(f"{name}: {shared} bytes of shared memory > {SMEM_PER_BLOCK[arch]}")
-        if variant.kernel not in ("paged", "ragged"):
+        if variant.kernel not in ("paged", "paged_sm90", "ragged"):
             continue
         ptx = kernel.asm["ptx"]
-        mode = "native" if variant.get("MODE") == MODE_NATIVE.value else "decoded"
+        sm90 = variant.kernel == "paged_sm90"
+        mode = "native" if sm90 or variant.get("MODE") == MODE_NATIVE.value else "decoded"
         ptx_op, sass_op = _EXPECTED[mode][arch]
         if ptx_op not in ptx:
             problems.append(f"{name}: no {ptx_op} in the PTX")
@@ -226,6 +249,8 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
         if arch == 90 and variant.get("MODE") == MODE_BYTES.value and (
                 _WGMMA_A_FROM_SHARED.search(ttgir) or _F16_FRAGMENT_CONVERTED.search(ttgir)):
             problems.append(f"{name}: the decoded key tile goes through shared memory to the wgmma")
+        if sm90:  # every one: a few variants
+            key = variant
         if key not in sass_done and not sass_unavailable:  # disassembly costs 0.3 s: one per (kernel, mode, D)
             sass_done.add(key)
             try:
@@ -237,6 +262,8 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
                 problems.append(f"{name}: no {sass_op} in the SASS")
             if arch < 89 and "E4M3" in code:
                 problems.append(f"{name}: E4M3 in sm_{arch} SASS")
+            if sm90:
+                problems += [f"{name}: {p}" for p in sm90_sass_problems(code)]
     problems += occupancy_problems(arch, compiled)  # (the tile entries of this part's variants)
     return {"arch": arch, "variants": len(variants), "sass_checked": len(sass_done), "max_shared": max_shared,
             "problems": problems, "sass_unavailable": sass_unavailable}

@@ -27,12 +27,15 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import sm90_entry
 from .config import wgmma
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
 from .kernels.paged import _dsa_paged_clean_logits_kernel
 from .kernels.paged import _dsa_paged_mqa_logits_kernel
+from .kernels.paged_sm90 import BLOCK_T as SM90_BLOCK_T
+from .kernels.paged_sm90 import _dsa_paged_sm90_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 
 _ASM = os.environ.get("TRITON_INTERPRET") != "1"  # PTX decoding in compiled kernels; the interpreter runs none
@@ -75,6 +78,30 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
     return meta
 
 
+def sm90_applies(call: PagedCall, arch: int | None, mode: int, tiles: dict) -> dict | None:
+    """The SM90 Gluon kernel's settings for this call, or None: the tile entry enables it on this arch and mode
+    (config.sm90_entry), and the call is one it serves: next_n <= 2 rows per request (no varlen ``indices``),
+    head_dim 128, pages holding whole 64-token tiles."""
+    entry = sm90_entry(arch, mode, tiles)
+    if (entry is None or call.indices is not None or call.next_n > 2 or call.head_dim != 128
+            or call.block_kv < SM90_BLOCK_T.value):
+        return None
+    return entry
+
+
+def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict) -> None:
+    num_sms = call.schedule_meta.shape[0] - 1
+    options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
+    _dsa_paged_sm90_kernel[(num_sms * entry["programs_per_sm"],)](
+        call.q.view(torch.float8_e4m3fn), call.kv_cache.view(torch.float8_e4m3fn), call.weights, call.context_lens,
+        call.block_table, call.schedule_meta, _bytes(out),
+        call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
+        call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1],
+        call.block_kv.bit_length() - 1, int(call.lens_2d), log2_split(family), entry["programs_per_sm"],
+        H=call.num_heads, D=call.head_dim, R=call.next_n, AHEAD=entry["ahead"], PAIR=bool(entry.get("pair")),
+        OUT_BF16=out.dtype == torch.bfloat16, **options)
+
+
 def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
     """Fill ``out`` (``[B * next_n, width]`` view); ``tiles`` and ``mode`` override the table and the arch's
     operand mode (warmup, tuning)."""
@@ -90,9 +117,12 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     num_sms = call.schedule_meta.shape[0] - 1
     grid = (num_sms * tiles["programs_per_sm"],)
     out_bf16 = int(out.dtype == torch.bfloat16)
+    sm90 = sm90_applies(call, arch, mode, tiles)
     # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
     # loads clamp their column into [0, table_width): only the cleaner has work then.
-    if call.block_table.shape[1] > 0:
+    if call.block_table.shape[1] > 0 and sm90:
+        _paged_sm90(call, out, sm90, family)
+    elif call.block_table.shape[1] > 0:
         _dsa_paged_mqa_logits_kernel[grid](
             _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,
             call.block_table, call.schedule_meta, idx, _bytes(out),

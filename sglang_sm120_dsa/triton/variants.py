@@ -34,8 +34,9 @@ from .config import wgmma
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
+from .kernels.paged_sm90 import BLOCK_T as SM90_BLOCK_T
 
-__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants"]
+__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "sm90_entries_and_variants"]
 
 
 def _probes(op: str, arch: int | None) -> list[float]:
@@ -48,7 +49,7 @@ def _probes(op: str, arch: int | None) -> list[float]:
 
 @dataclass(frozen=True)
 class Variant:
-    kernel: str  # "paged", "ragged", "metadata", "clean"
+    kernel: str  # "paged", "paged_sm90", "ragged", "metadata", "clean"
     constexprs: tuple[tuple[str, object], ...]
     num_warps: int
     maxnreg: int | None = None  # register cap (a launch option, so part of the compiled variant)
@@ -83,7 +84,8 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
         for heads in SUPPORTED_HEADS:
             for next_n in range(1, MAX_NEXT_N + 1):  # varlen atoms (up to ATOM rows) fall in the next_n >= 2 class
                 rows = rows_per_group(heads, next_n)
-                tiles = {tuple(sorted(paged_tiles(arch, mode, heads, next_n, t).items())) for t in probes}
+                tiles = {tuple(sorted((k, v) for k, v in paged_tiles(arch, mode, heads, next_n, t).items()
+                                      if k != "sm90")) for t in probes}  # (the tl kernel's tiles)
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
                     for one in sorted({one_page(block_kv, tile) for block_kv in block_kvs}):
                         const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
@@ -93,8 +95,29 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
     return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
 
 
+def sm90_entries_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV
+                              ) -> list[tuple[dict, Variant]]:
+    """The SM90 Gluon kernel's entries (a tile entry's ``sm90`` section, native FP8, next_n <= 2) on ``arch`` with
+    their variants, one per logits dtype (a constexpr there: a runtime branch per store cost it ~10 instructions
+    per tile); none unless some page size holds whole 64-token tiles (launch.sm90_applies)."""
+    if arch != 90 or max(block_kvs) < SM90_BLOCK_T.value:
+        return []
+    out = []
+    probes = _probes("paged_mqa_logits", arch)
+    for heads, next_n in itertools.product(SUPPORTED_HEADS, (1, 2)):
+        for entry in {tuple(sorted(e.items())) for t in probes
+                      if (e := paged_tiles(arch, MODE_NATIVE.value, heads, next_n, t).get("sm90"))}:
+            entry = dict(entry)
+            for bf16 in (False, True):
+                const = (("H", heads), ("D", 128), ("R", next_n), ("AHEAD", entry["ahead"]),
+                         ("PAIR", bool(entry.get("pair"))), ("OUT_BF16", bf16))
+                out.append((entry, Variant("paged_sm90", const, 4, entry.get("maxnreg"))))
+    return out
+
+
 def paged_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV) -> list[Variant]:
-    return _unique([variant for _, variant in paged_tiles_and_variants(arch, block_kvs)])
+    return _unique([variant for _, variant in paged_tiles_and_variants(arch, block_kvs)]
+                   + [variant for _, variant in sm90_entries_and_variants(arch, block_kvs)])
 
 
 def ragged_variants(arch: int | None) -> list[Variant]:

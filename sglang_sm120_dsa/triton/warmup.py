@@ -9,14 +9,17 @@ from collections.abc import Callable
 import torch
 
 from .. import _checks
+from .. import envs
 from ..layout import new_logits
 from ..testing.cases import make_paged_case
 from ..testing.cases import make_ragged_case
 from . import launch
+from .config import PAGED_TILE_DEFAULT
 from .config import arch_of
 from .config import fp8_mode
 from .config import rows_per_group
 from .kernels.decode import MODE_FP4
+from .kernels.decode import MODE_NATIVE
 from .variants import Variant
 from .variants import kernel_variants
 
@@ -27,6 +30,17 @@ def _run(variant: Variant, device: torch.device) -> None:
     if variant.kernel == "metadata":  # B_CHUNK requests with NEXT_N_P2 lengths each select that variant
         lens = torch.full((variant.get("B_CHUNK"), variant.get("NEXT_N_P2")), 70, dtype=torch.int32, device=device)
         launch.get_paged_mqa_logits_metadata(_checks.check_metadata(lens, 64, 2, None))
+    elif variant.kernel == "paged_sm90":  # a request of next_n R rows on 64-token pages, in the variant's dtype
+        heads = variant.get("H")
+        case = make_paged_case(1, variant.get("R"), heads, variant.get("D"), 64, context_lens=[70], device=device)
+        meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, 64, 2, None))
+        dtype = torch.bfloat16 if variant.get("OUT_BF16") else torch.float32
+        call = _checks.check_paged("warmup", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
+                                   meta, 70, False, dtype, None, True)
+        out = new_logits(call.rows, 70, 256, dtype, device)
+        sm90 = {"ahead": variant.get("AHEAD"), "pair": variant.get("PAIR"), "maxnreg": variant.maxnreg,
+                "programs_per_sm": 1}
+        launch.paged_mqa_logits(call, out, {**PAGED_TILE_DEFAULT, "sm90": sm90}, MODE_NATIVE.value)
     elif variant.kernel in ("paged", "clean"):
         heads = variant.get("H") or 64
         # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
@@ -63,8 +77,10 @@ def warmup(device: torch.device | None = None, num_heads: int | None = None,
     device = device or torch.device("cuda", torch.cuda.current_device())
     arch = arch_of(device)
     modes = {fp8_mode(device), MODE_FP4.value}
+    sm90 = MODE_NATIVE.value in modes and envs.TRITON_SM90.choice() != "off"  # (else the tl kernel runs those calls)
     chosen = [v for v in kernel_variants(arch, (block_kv,) if block_kv else _checks.SUPPORTED_BLOCK_KV)
-              if v.get("MODE") in (None, *modes) and (num_heads is None or v.get("H") in (None, num_heads))]
+              if v.get("MODE") in (None, *modes) and (num_heads is None or v.get("H") in (None, num_heads))
+              and (v.kernel != "paged_sm90" or sm90)]
     start = time.perf_counter()
     for i, variant in enumerate(chosen, 1):
         _run(variant, device)

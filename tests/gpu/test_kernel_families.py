@@ -1,6 +1,7 @@
-"""The kernel families on a GPU, one parameter per instruction path: Triton's two FP8 paths (native, and the
-SM80 byte path forced), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without wgmma);
-MXFP4 on every path that has it.
+"""The kernel families on a GPU, one parameter per instruction path: Triton's FP8 paths (native, which on SM90 runs
+the Gluon wgmma kernel where the tables enable it; ``portable``, native without it, the code SM89/SM100/SM120 run;
+and the SM80 byte path forced), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without
+wgmma); MXFP4 on every path that has it.
 
 Against the PyTorch reference on the whole contract, against DeepGEMM (SM90) on its own grid, for determinism,
 CUDA-graph capture, independence from the SM count, 64-bit addressing and top-k agreement. Thresholds: calc_diff
@@ -26,8 +27,9 @@ from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
 # "family-mode": Triton's FP8 operand paths and TileLang's SM120 instruction set (when tilelang is installed)
-PATHS = ["triton-native", "triton-bytes"] + (["tilelang-sm120"] if importlib.util.find_spec("tilelang") else [])
-FP4_PATHS = [p for p in PATHS if p != "triton-bytes"]  # the byte path is FP8 only
+PATHS = ["triton-native", "triton-portable", "triton-bytes"] + (
+    ["tilelang-sm120"] if importlib.util.find_spec("tilelang") else [])
+FP4_PATHS = [p for p in PATHS if p not in ("triton-bytes", "triton-portable")]  # (FP4: one Triton path)
 
 if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") == "1":  # tests/cpu's conftest sets it
     pytest.skip("TRITON_INTERPRET=1 in this process: run tests/gpu in a pytest process of its own "
@@ -94,6 +96,38 @@ def test_paged_against_reference(family, record_property, mode, heads, head_dim,
         check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
     bf16_ref = case.bf16_reference()
     assert calc_diff(out, bf16_ref, invalid) < (0.02 if fp4 else 1e-3)
+
+
+# The tables' sm90 buckets (H=64, D=128): batch, next_n, 2-D lengths, page size
+SM90_CASES = [(200, 1, True, 64), (100, 1, False, 128), (4, 2, True, 128), (24, 2, False, 64), (100, 2, True, 64)]
+
+
+@pytest.mark.parametrize("batch,next_n,lens_2d,block_kv", SM90_CASES)
+def test_paged_sm90_kernel_against_reference(family, monkeypatch, record_property, batch, next_n, lens_2d,
+                                             block_kv) -> None:
+    """The Gluon wgmma kernel where the tables enable it on SM90, on the contract's other axes (both length forms,
+    64- and 128-token pages, clean, bf16): each call must have run it (and none with ``portable``), so that a
+    selection change cannot leave this testing the tl kernel."""
+    if torch.cuda.get_device_capability() != (9, 0):
+        pytest.skip("the Gluon kernel runs on SM90 only")
+    from sglang_sm120_dsa.triton import launch
+
+    ran = []
+    real = launch._paged_sm90
+    monkeypatch.setattr(launch, "_paged_sm90", lambda *args: (ran.append(1), real(*args)))
+    case = make_paged_case(batch, next_n, 64, 128, block_kv, avg_context=3000, lens_2d=lens_2d, seed=batch + next_n,
+                           device="cuda")
+    ref = reference_paged(family, case)
+    invalid = case.invalid_mask()
+    for clean, dtype in ((True, torch.float32), (False, torch.bfloat16), (True, torch.bfloat16)):
+        out = run_paged(family, case, "triton-native", clean=clean, dtype=dtype)
+        assert len(ran) == 1, "the SM90 kernel did not run"
+        ran.clear()
+        check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
+    assert calc_diff(run_paged(family, case, "triton-native"), case.bf16_reference(), invalid) < 1e-3
+    ran.clear()
+    run_paged(family, case, "triton-portable")
+    assert not ran, "SGLANG_SM120_DSA_TRITON_SM90=off still ran the SM90 kernel"
 
 
 @pytest.mark.parametrize("mode", PATHS + [f"{p}-fp4" for p in FP4_PATHS])

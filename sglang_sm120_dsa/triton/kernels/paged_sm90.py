@@ -1,0 +1,260 @@
+"""Paged FP8 logits on SM90, written in Gluon (Triton's layout-explicit dialect): ``_dsa_paged_sm90_kernel``.
+
+The same work, schedule and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same contiguous
+shares of tasks per program, same clamps), for the calls where Hopper's ``tl.dot`` form leaves speed behind:
+native FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request
+(no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per batch bucket
+(``"sm90"`` in a tile entry). Each program is one warp group:
+
+- keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 2`` shared-memory buffers, each
+  tile's page id loaded one tile before its copies are issued (a plain load: its use is a whole tile later);
+- scores: asynchronous wgmma, key tile ``[64, D]`` x query ``[D, N]``: ``N = H`` for next_n 1; for next_n 2 both
+  rows in one ``N = 2H`` dot with the columns interleaved (column ``n`` = head ``n // 2`` of row ``n % 2``), so
+  that each thread holds both rows' scores of a head side by side and splits them in registers;
+- epilogue: ReLU, head weights and the head sum in the MMA's register layout, the key scale, ``-inf`` past a row's
+  length, stored straight from that layout (no shared-memory round trip, no barrier); the logits dtype is a
+  constexpr (as a runtime branch it cost ~10 instructions per tile and split products from their sums).
+
+With next_n 1 and ``PAIR`` a loop iteration runs two tiles: the first tile's epilogue executes while the second
+tile's wgmma runs. (Keeping an accumulator in flight across the loop's back edge instead makes ptxas serialize
+every wgmma, C7514: the loop-carried copy reads its registers.)
+
+Why not ``tl.dot``: Triton waits for each wgmma right after issuing it, stores through a shared-memory layout
+conversion with barriers, and recomputes per-row addresses; on an H200 (64 x 64K, H=64) this kernel took
+next_n 2 from 188 to 161 us (DeepGEMM 155) and next_n 1 from 149 to 147 (DeepGEMM 148), docs/performance.md.
+Gluon has no interpreter: CPU tests compile it (tests/cpu/test_triton_aot.py) and tests/gpu checks it on Hopper.
+"""
+
+from __future__ import annotations
+
+from triton.experimental import gluon
+from triton.experimental.gluon import language as gl
+from triton.experimental.gluon.language.nvidia.hopper import async_copy
+from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared
+from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma
+from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
+
+# Gluon is young and renames things between releases: the two used here that differ between Triton 3.6 (the GPU
+# machines' torch 2.11) and 3.9 (CI's). A CTA barrier, and a cp.async copy global -> shared.
+_cta_barrier = getattr(gl, "barrier", None) or gl.thread_barrier
+_async_load = getattr(async_copy, "async_load", None) or async_copy.async_copy_global_to_shared
+BLOCK_T = gl.constexpr(64)  # tokens per key tile (wgmma's M for one warp group)
+# Runtime integers unspecialized, as for the tl kernel (paged._RUNTIME_INTS): one compiled variant serves every call.
+_RUNTIME_INTS = ["stride_w", "stride_table", "num_slots", "next_n", "num_blocks", "width", "table_width",
+                 "log2_block_kv", "lens_2d", "log2_split", "programs_per_sm"]
+_ANY_ALIGNMENT = ["w_ptr", "lens_ptr", "table_ptr", "meta_ptr"]
+
+
+@gluon.jit
+def _clamp(x, n):
+    return gl.minimum(gl.maximum(x, 0), n - 1)
+
+
+@gluon.jit
+def _row_len(lens_ptr, b, j, next_n, lens_2d):
+    """Valid columns of row ``j`` of request ``b``: ``ctx[b, j]`` (2-D lengths) or ``ctx[b] - next_n + 1 + j``."""
+    if lens_2d != 0:
+        return gl.load(lens_ptr + b * next_n + j)
+    return gl.load(lens_ptr + b) - next_n + 1 + j
+
+
+@gluon.jit
+def _atom_len(lens_ptr, b, next_n, lens_2d, R: gl.constexpr):
+    """Tokens request ``b`` reads: its longest row's length (>= 0)."""
+    length = _row_len(lens_ptr, b, 0, next_n, lens_2d)
+    if R == 2:
+        length = gl.maximum(length, _row_len(lens_ptr, b, 1, next_n, lens_2d))
+    return gl.maximum(length, 0)
+
+
+@gluon.jit
+def _splits(length, log2_split):
+    return (length + (1 << log2_split) - 1) >> log2_split
+
+
+@gluon.jit
+def _page_id(id_row, t0, log2_block_kv, table_width):
+    """Raw block-table entry of the page holding token ``t0`` (its column clamped; the id is clamped at its use)."""
+    return gl.load(id_row + _clamp(t0 >> log2_block_kv, table_width))
+
+
+@gluon.jit
+def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs, s_offs,
+           D: gl.constexpr, STAGES: gl.constexpr):
+    """``cp.async`` of the values and scales of tile ``tile`` (tokens from ``t0``) into its ring buffer; masked off
+    past the run's last tile (the group is still committed, so the waits count the same)."""
+    block_kv = 1 << log2_block_kv
+    page_base = kv_ptr + _clamp(page, num_blocks).to(gl.int64) * stride_page
+    slot = t0 & (block_kv - 1)  # first row of the tile inside its page
+    ok = tile < n_tiles
+    stage = tile % STAGES
+    _async_load(k_smem.index(stage), page_base + slot * D + k_offs,
+                                           mask=(k_offs >= 0) & ok)
+    scales = (page_base + block_kv * D).to(gl.pointer_type(gl.float32)) + slot
+    _async_load(s_smem.index(stage), scales + s_offs, mask=(s_offs >= 0) & ok)
+    async_copy.commit_group()
+
+
+@gluon.jit
+def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page,
+           log2_block_kv, table_width, k_offs, s_offs, zero, D: gl.constexpr, AHEAD: gl.constexpr,
+           mma: gl.constexpr):
+    """Tile ``tile``: wait for its copies, start its wgmma, read its key scales, issue the copies of tile
+    ``tile + AHEAD`` (whose page id ``page`` was loaded a tile earlier) and load the next id. Returns (the
+    in-flight accumulator, the scales, the next page id)."""
+    STAGES: gl.constexpr = AHEAD + 2  # + the tile in the MMA + the one whose wgmma may still read (PAIR)
+    stage = tile % STAGES
+    async_copy.wait_group(AHEAD - 1)
+    _cta_barrier()  # every thread's copies of this tile have landed
+    fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
+    acc = warpgroup_mma(k_smem.index(stage), q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)
+    ks = s_smem.index(stage).load(gl.SliceLayout(1, mma))
+    t_next = t_begin + (tile + AHEAD) * BLOCK_T
+    _issue(k_smem, s_smem, kv_ptr, page, t_next, tile + AHEAD, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs,
+           s_offs, D, STAGES)
+    page = _page_id(id_row, t_next + BLOCK_T, log2_block_kv, table_width)
+    return acc, ks, page
+
+
+@gluon.jit
+def _store(out_ptr, row_off, tok, logits, valid_len, t_end, OUT_BF16: gl.constexpr):
+    """One row's logits of a tile, ``-inf`` past its length, stored where ``tok < t_end`` (from the MMA's row layout:
+    Triton stores each value once, from one of the four lanes that hold it)."""
+    logits = gl.where(tok < valid_len, logits, float("-inf"))
+    if OUT_BF16:
+        gl.store(out_ptr.to(gl.pointer_type(gl.bfloat16)) + row_off + tok, logits.to(gl.bfloat16), mask=tok < t_end)
+    else:
+        gl.store(out_ptr.to(gl.pointer_type(gl.float32)) + row_off + tok, logits, mask=tok < t_end)
+
+
+@gluon.jit
+def _finish(acc, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr,
+            OUT_BF16: gl.constexpr, H: gl.constexpr, R: gl.constexpr):
+    """Wait for a tile's wgmma (leaving ``OUTSTANDING`` newer ones in flight), then its rows' epilogues."""
+    scores = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, ))
+    weighted = gl.maximum(scores, 0.0) * w[None, :]
+    tok = t0 + toks
+    if R == 2:
+        # interleaved columns: each thread holds a head's two rows side by side, so the split stays in registers.
+        # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would
+        # keep ptxas from fusing them (38 FMUL + 38 FADD instead of FFMAs).
+        x0, x1 = gl.split(gl.reshape(weighted, [BLOCK_T, H, 2]))
+        l0 = gl.convert_layout(gl.sum(x0, axis=1), toks.type.layout) * ks
+        l1 = gl.convert_layout(gl.sum(x1, axis=1), toks.type.layout) * ks
+        _store(out_ptr, row0_off, tok, l0, v0, t_end, OUT_BF16)
+        _store(out_ptr, row1_off, tok, l1, v1, t_end, OUT_BF16)
+    else:
+        _store(out_ptr, row0_off, tok, gl.sum(weighted, axis=1) * ks, v0, t_end, OUT_BF16)
+
+
+@gluon.jit
+def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
+         stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, b, length, t_begin,
+         t_stop, k_offs, s_offs, q_offs, heads, toks, H: gl.constexpr, D: gl.constexpr, R: gl.constexpr,
+         AHEAD: gl.constexpr, PAIR: gl.constexpr, OUT_BF16: gl.constexpr, mma: gl.constexpr):
+    """Tokens ``[t_begin, t_stop)`` of request ``b`` (a run of its consecutive splits)."""
+    cap = table_width << log2_block_kv  # tokens the block table can address
+    t_end = gl.minimum(t_stop, gl.minimum(length, gl.minimum(cap, width)))
+    n_tiles = (t_end - t_begin + BLOCK_T - 1) // BLOCK_T
+    if n_tiles > 0:
+        # Every warp is done with the previous run's buffers: its last scales read, its wgmma waited for.
+        _cta_barrier()
+        id_row = table_ptr + b.to(gl.int64) * stride_table
+        for j in gl.static_range(AHEAD):
+            t0 = t_begin + j * BLOCK_T
+            _issue(k_smem, s_smem, kv_ptr, _page_id(id_row, t0, log2_block_kv, table_width), t0, j, n_tiles,
+                   num_blocks, stride_page, log2_block_kv, k_offs, s_offs, D, AHEAD + 2)
+        page = _page_id(id_row, t_begin + AHEAD * BLOCK_T, log2_block_kv, table_width)
+        row0 = b * next_n
+        q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
+        w = gl.load(w_ptr + row0.to(gl.int64) * stride_w + heads)
+        v0 = gl.minimum(_row_len(lens_ptr, b, 0, next_n, lens_2d), cap)
+        v1 = v0
+        if R == 2:
+            v1 = gl.minimum(_row_len(lens_ptr, b, 1, next_n, lens_2d), cap)
+        row0_off = row0.to(gl.int64) * stride_out
+        row1_off = row0_off + stride_out
+        zero = gl.zeros([BLOCK_T, R * H], gl.float32, layout=mma)
+        if PAIR:
+            for p in range(0, (n_tiles + 1) // 2):
+                i = 2 * p
+                a, ks_a, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
+                                       stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, mma)
+                c, ks_c, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i + 1, t_begin, n_tiles,
+                                       num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D,
+                                       AHEAD, mma)
+                _finish(a, 1, w, ks_a, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
+                        OUT_BF16, H, R)
+                _finish(c, 0, w, ks_c, toks, t_begin + (i + 1) * BLOCK_T, t_end, v0, v1, row0_off, row1_off,
+                        out_ptr, OUT_BF16, H, R)
+        else:
+            for i in range(0, n_tiles):
+                a, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
+                                     stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, mma)
+                _finish(a, 0, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
+                        OUT_BF16, H, R)
+        async_copy.wait_group(0)  # (copies past the last tile are masked off, but still groups)
+
+
+@gluon.jit(do_not_specialize=_RUNTIME_INTS, do_not_specialize_on_alignment=_ANY_ALIGNMENT)
+def _dsa_paged_sm90_kernel(
+        q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, out_ptr,
+        stride_w, stride_table, stride_page, stride_out,  #
+        num_slots, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, log2_split, programs_per_sm,  #
+        H: gl.constexpr, D: gl.constexpr, R: gl.constexpr, AHEAD: gl.constexpr, PAIR: gl.constexpr,
+        OUT_BF16: gl.constexpr):
+    gl.static_assert(R == 1 or not PAIR, "PAIR is a next_n 1 form")
+    N: gl.constexpr = R * H  # MMA columns: every row's heads
+    mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 32])
+    copy: gl.constexpr = gl.BlockedLayout([1, 16], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
+    scale_copy: gl.constexpr = gl.BlockedLayout([1], [32], [4], [0])
+    operand: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=D, element_bitwidth=8, rank=2)
+    k_smem = gl.allocate_shared_memory(gl.float8e4nv, [AHEAD + 2, BLOCK_T, D], operand)
+    s_smem = gl.allocate_shared_memory(gl.float32, [AHEAD + 2, BLOCK_T], gl.SwizzledSharedLayout(1, 1, 1, [0]))
+    q_smem = gl.allocate_shared_memory(gl.float8e4nv, [N, D], operand)
+    cols = gl.arange(0, D, layout=gl.SliceLayout(0, copy))
+    k_offs = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, copy))[:, None] * D + cols[None, :]
+    n = gl.arange(0, N, layout=gl.SliceLayout(1, copy))
+    q_offs = ((n % R) * H + n // R)[:, None] * D + cols[None, :]  # query row of MMA column n (interleaved)
+    n = gl.arange(0, N, layout=gl.SliceLayout(0, mma))
+    heads = (n % R) * stride_w + n // R  # ... and its head weight
+    s_offs = gl.arange(0, BLOCK_T, layout=scale_copy)
+    toks = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, mma))
+
+    # The program's share of its SM's task range, as in the tl kernel (paged.py); every value clamped.
+    split_kv = 1 << log2_split
+    pid = gl.program_id(0)
+    sm = pid // programs_per_sm
+    lane = pid % programs_per_sm
+    a = gl.minimum(gl.maximum(gl.load(meta_ptr + 2 * sm), 0), num_slots)
+    split = gl.maximum(gl.load(meta_ptr + 2 * sm + 1), 0)
+    a_end = gl.minimum(gl.maximum(gl.load(meta_ptr + 2 * sm + 2), a), num_slots)
+    split_end = gl.maximum(gl.load(meta_ptr + 2 * sm + 3), 0)
+    n_tasks = 0
+    x = a
+    s = split
+    while x < a_end:
+        n_tasks += gl.maximum(_splits(_atom_len(lens_ptr, x, next_n, lens_2d, R), log2_split) - s, 0)
+        s = 0
+        x += 1
+    n_tasks += gl.maximum(split_end - s, 0)
+    skip = gl.maximum(n_tasks * lane // programs_per_sm, 0)
+    todo = n_tasks * (lane + 1) // programs_per_sm - skip
+    x = a
+    s = split
+    while (todo > 0) & (x < num_slots):
+        length = _atom_len(lens_ptr, x, next_n, lens_2d, R)
+        avail = gl.maximum(_splits(length, log2_split) - s, 0)
+        if skip < avail:
+            first = s + skip
+            count = gl.minimum(avail - skip, todo)
+            _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
+                 stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, x, length,
+                 first * split_kv, (first + count) * split_kv, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
+                 PAIR, OUT_BF16, mma)
+            todo -= count
+            skip = 0
+        else:
+            skip -= avail
+        s = 0
+        x += 1
