@@ -149,16 +149,6 @@ def one_page(block_kv: int, tiles: dict) -> bool:
     return bool(tiles.get("one_page")) and block_kv >= tiles["block_t"]
 
 
-def sm90_entry(arch: int | None, mode: int, tiles: dict) -> dict | None:
-    """The tile entry's ``sm90`` section (the Gluon kernel's settings, kernels/paged_sm90.py) where it applies to the
-    arch and operand mode and ``SGLANG_SM120_DSA_TRITON_SM90`` allows it; else None (the tl kernel runs the
-    entry's own tiles)."""
-    entry = tiles.get("sm90")
-    if not entry or arch != 90 or mode != MODE_NATIVE.value or envs.TRITON_SM90.choice() == "off":
-        return None
-    return entry
-
-
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:
     section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
     return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)

@@ -12,6 +12,7 @@ import os
 import torch
 import triton
 
+from .. import envs
 from .._checks import MetadataCall
 from .._checks import PagedCall
 from .._checks import RaggedCall
@@ -27,7 +28,6 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
-from .config import sm90_entry
 from .config import wgmma
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -79,22 +79,22 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
 
 
 def sm90_applies(call: PagedCall, arch: int | None, mode: int, tiles: dict) -> dict | None:
-    """The SM90 Gluon kernel's settings for this call, or None: the tile entry enables it on this arch and mode
-    (config.sm90_entry), and the call is one it serves: next_n <= 2 rows per request (no varlen ``indices``),
-    head_dim 128, pages holding whole 64-token tiles."""
-    entry = sm90_entry(arch, mode, tiles)
-    if (entry is None or call.indices is not None or call.next_n > 2 or call.head_dim != 128
-            or call.block_kv < SM90_BLOCK_T.value):
+    """The SM90 Gluon kernel's settings for this call (the tile entry's ``sm90`` section), or None for the tl kernel:
+    on sm_90 with native FP8 where the entry has the section and ``SGLANG_SM120_DSA_TRITON_SM90`` allows it, for
+    the calls that kernel serves: next_n <= 2 rows per request (no varlen ``indices``), head_dim 128, pages holding
+    whole 64-token tiles."""
+    entry = tiles.get("sm90")
+    if (not entry or arch != 90 or mode != MODE_NATIVE.value or call.indices is not None or call.next_n > 2
+            or call.head_dim != 128 or call.block_kv < SM90_BLOCK_T.value or envs.TRITON_SM90.choice() == "off"):
         return None
     return entry
 
 
-def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict) -> None:
-    num_sms = call.schedule_meta.shape[0] - 1
+def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict, num_sms: int) -> None:
     options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
     _dsa_paged_sm90_kernel[(num_sms * entry["programs_per_sm"],)](
-        call.q.view(torch.float8_e4m3fn), call.kv_cache.view(torch.float8_e4m3fn), call.weights, call.context_lens,
-        call.block_table, call.schedule_meta, _bytes(out),
+        _operand(call.q, MODE_NATIVE.value), _operand(call.kv_cache, MODE_NATIVE.value), call.weights,
+        call.context_lens, call.block_table, call.schedule_meta, _bytes(out),
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1],
         call.block_kv.bit_length() - 1, int(call.lens_2d), log2_split(family), entry["programs_per_sm"],
@@ -121,7 +121,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
     # loads clamp their column into [0, table_width): only the cleaner has work then.
     if call.block_table.shape[1] > 0 and sm90:
-        _paged_sm90(call, out, sm90, family)
+        _paged_sm90(call, out, sm90, family, num_sms)
     elif call.block_table.shape[1] > 0:
         _dsa_paged_mqa_logits_kernel[grid](
             _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,

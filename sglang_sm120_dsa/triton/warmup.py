@@ -30,35 +30,31 @@ def _run(variant: Variant, device: torch.device) -> None:
     if variant.kernel == "metadata":  # B_CHUNK requests with NEXT_N_P2 lengths each select that variant
         lens = torch.full((variant.get("B_CHUNK"), variant.get("NEXT_N_P2")), 70, dtype=torch.int32, device=device)
         launch.get_paged_mqa_logits_metadata(_checks.check_metadata(lens, 64, 2, None))
-    elif variant.kernel == "paged_sm90":  # a request of next_n R rows on 64-token pages, in the variant's dtype
-        heads = variant.get("H")
-        case = make_paged_case(1, variant.get("R"), heads, variant.get("D"), 64, context_lens=[70], device=device)
-        meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, 64, 2, None))
-        dtype = torch.bfloat16 if variant.get("OUT_BF16") else torch.float32
-        call = _checks.check_paged("warmup", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
-                                   meta, 70, False, dtype, None, True)
-        out = new_logits(call.rows, 70, 256, dtype, device)
-        sm90 = {"ahead": variant.get("AHEAD"), "pair": variant.get("PAIR"), "maxnreg": variant.maxnreg,
-                "programs_per_sm": 1}
-        launch.paged_mqa_logits(call, out, {**PAGED_TILE_DEFAULT, "sm90": sm90}, MODE_NATIVE.value)
-    elif variant.kernel in ("paged", "clean"):
+    elif variant.kernel in ("paged", "paged_sm90", "clean"):
         heads = variant.get("H") or 64
-        # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
-        next_n = 1 if variant.get("ROWS") in (None, rows_per_group(heads, 1)) else 2
-        # pages that give the variant's ONE_PAGE (the clean kernel serves any)
-        block_t = variant.get("BLOCK_T") or 64
-        block_kv = block_t if variant.get("ONE_PAGE") in (None, True) else block_t // 2
+        if variant.kernel == "paged_sm90":  # next_n R on 64-token pages, in the variant's logits dtype
+            next_n, block_kv = variant.get("R"), 64
+            sm90 = {"ahead": variant.get("AHEAD"), "pair": variant.get("PAIR"), "maxnreg": variant.maxnreg,
+                    "programs_per_sm": 1}
+            tiles, mode = {**PAGED_TILE_DEFAULT, "sm90": sm90}, MODE_NATIVE.value
+        else:
+            # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
+            next_n = 1 if variant.get("ROWS") in (None, rows_per_group(heads, 1)) else 2
+            # pages that give the variant's ONE_PAGE (the clean kernel serves any)
+            block_t = variant.get("BLOCK_T") or 64
+            block_kv = block_t if variant.get("ONE_PAGE") in (None, True) else block_t // 2
+            tiles = ({"block_t": variant.get("BLOCK_T"), "num_warps": variant.num_warps,
+                      "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg, "programs_per_sm": 1,
+                      "one_page": variant.get("ONE_PAGE")}
+                     if variant.kernel == "paged" else None)
+        dtype = torch.bfloat16 if variant.get("OUT_BF16") else torch.float32
         case = make_paged_case(1, next_n, heads, variant.get("D") or 128, block_kv, context_lens=[70], fp4=fp4,
                                device=device)
         meta = launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, block_kv, 2, None))
         call = _checks.check_paged("warmup", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
-                                   meta, 70, variant.kernel == "clean", torch.float32, None, True)
-        out = new_logits(call.rows, 70, 256, torch.float32, device)
-        tiles = ({"block_t": variant.get("BLOCK_T"), "num_warps": variant.num_warps,
-                  "num_stages": variant.get("NUM_STAGES"), "maxnreg": variant.maxnreg, "programs_per_sm": 1,
-                  "one_page": variant.get("ONE_PAGE")}
-                 if variant.kernel == "paged" else None)
-        launch.paged_mqa_logits(call, out, tiles, mode if variant.kernel == "paged" else None)
+                                   meta, 70, variant.kernel == "clean", dtype, None, True)
+        out = new_logits(call.rows, 70, 256, dtype, device)
+        launch.paged_mqa_logits(call, out, tiles, mode if variant.kernel != "clean" else None)
     else:
         case = make_ragged_case(2, 16, variant.get("H"), variant.get("D"), fp4=fp4, device=device)
         call = _checks.check_ragged("warmup", case.q, case.kv, case.weights, case.ks, case.ke, False, 0,

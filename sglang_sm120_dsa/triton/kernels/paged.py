@@ -62,7 +62,7 @@ _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx
 
 
 @triton.jit
-def _row_lengths(lens_ptr, slot, r, ok, next_n, lens_2d, varlen):
+def row_lengths(lens_ptr, slot, r, ok, next_n, lens_2d, varlen):
     """Valid columns of rows ``r`` of the atom at ``slot``: row ``j = r`` of request ``b = slot``, ``ctx[b, j]`` (2-D)
     or ``ctx[b] - next_n + 1 + j`` (1-D); varlen atoms are tokens, each its own row of lengths (``b = slot + r``,
     ``j = 0``, next_n 1). (Indexing by the atom keeps an integer division by the runtime ``next_n`` off every
@@ -81,7 +81,7 @@ def _next_atom(x, n_rows, varlen):
 
 
 @triton.jit
-def _clamp(x, n):
+def clamp(x, n):
     """``x`` clamped into ``[0, n)``: page ids into the cache, columns into a table row (no table or metadata,
     however wrong, sends a load outside)."""
     return tl.minimum(tl.maximum(x, 0), n - 1)
@@ -90,7 +90,7 @@ def _clamp(x, n):
 @triton.jit
 def _page_offsets(ids, num_blocks, stride_page):
     """Byte offsets of pages ``ids`` in the cache (clamped)."""
-    return _clamp(ids, num_blocks).to(tl.int64) * stride_page
+    return clamp(ids, num_blocks).to(tl.int64) * stride_page
 
 
 @triton.jit
@@ -99,6 +99,21 @@ def _key_pointers(kv_ptr, page_off, slot, block_kv, DQ: tl.constexpr):
     a page holds ``block_kv`` rows of ``DQ`` value bytes, then ``block_kv`` scales."""
     page_base = kv_ptr + page_off
     return page_base + slot * DQ, (page_base + block_kv * DQ).to(tl.pointer_type(tl.int32)) + slot
+
+
+@triton.jit
+def sm_range(meta_ptr, programs_per_sm, num_slots):
+    """(this program's lane among its SM's ``programs_per_sm``, then the SM's task range: first atom, its first
+    split, end atom, splits of the end atom) from the schedule metadata; clamped so that no metadata, however
+    wrong, sends a program outside the batch. (Scalar code: the SM90 Gluon kernel calls it too.)"""
+    pid = tl.program_id(0)
+    sm = pid // programs_per_sm
+    lane = pid % programs_per_sm
+    a = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm), 0), num_slots)
+    split = tl.maximum(tl.load(meta_ptr + 2 * sm + 1), 0)
+    a_end = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm + 2), a), num_slots)
+    split_end = tl.maximum(tl.load(meta_ptr + 2 * sm + 3), 0)
+    return lane, a, split, a_end, split_end
 
 
 @triton.jit
@@ -121,7 +136,7 @@ def _atom(a, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM: tl.con
             n_rows = next_n
             row0 = a * next_n
         in_atom = r < n_rows
-        length = tl.max(tl.where(in_atom, _row_lengths(lens_ptr, a, r, in_atom, next_n, lens_2d, varlen), 0), axis=0)
+        length = tl.max(tl.where(in_atom, row_lengths(lens_ptr, a, r, in_atom, next_n, lens_2d, varlen), 0), axis=0)
     return row0, n_rows, tl.maximum(length, 0)
 
 
@@ -158,7 +173,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     for g in range(0, n_groups):
         row_r = g * ROWS + rr
         ok_r = row_r < n_rows
-        valid_len = tl.minimum(_row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
+        valid_len = tl.minimum(row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
         q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, WGMMA,
                       DQ)
@@ -172,7 +187,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
             # shared memory, with barriers). On an H200 at 64-token pages and >= 1M tokens: byte path next_n 1
             # 3-5% faster, next_n 2 2-3%, native next_n 2 4%.
             id_row = table_ptr + table_row.to(tl.int64) * stride_table
-            page = _clamp(tl.sum(pages), num_blocks)  # (PAGES is 1)
+            page = clamp(tl.sum(pages), num_blocks)  # (PAGES is 1)
             for it in tl.range(0, tl.cdiv(t_end - t_begin, BLOCK_T), num_stages=NUM_STAGES):
                 t0 = t_begin + it * BLOCK_T
                 page_off = tl.multiple_of(page.to(tl.int64) * stride_page, 16)  # page strides are x16
@@ -245,13 +260,13 @@ def _page_id(id_row, page, table_width, num_blocks, ASM: tl.constexpr):
     """Page id ``page`` of a block-table row (its last one past its end), clamped into the cache. In PTX an
     ``ld.global.nc`` (the table does not change during the kernel): a ``tl.load`` inside the token loop becomes one
     more, single-buffered, pipelined copy, and Triton then waits for every copy at each tile."""
-    ptr = id_row + _clamp(page, table_width)
+    ptr = id_row + clamp(page, table_width)
     if ASM:
         raw = tl.inline_asm_elementwise(asm="ld.global.nc.b32 $0, [$1];", constraints="=r,l",
                                         args=[ptr.to(tl.int64, bitcast=True)], dtype=tl.int32, is_pure=True, pack=1)
     else:
         raw = tl.load(ptr)
-    return _clamp(raw, num_blocks)
+    return clamp(raw, num_blocks)
 
 
 @triton.jit
@@ -335,14 +350,7 @@ def _dsa_paged_mqa_logits_kernel(
     PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
-    pid = tl.program_id(0)
-    sm = pid // programs_per_sm
-    lane = pid % programs_per_sm
-    # The SM's task range; clamped so that no metadata, however wrong, sends a program outside the batch.
-    a = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm), 0), num_slots)
-    split = tl.maximum(tl.load(meta_ptr + 2 * sm + 1), 0)
-    a_end = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm + 2), a), num_slots)
-    split_end = tl.maximum(tl.load(meta_ptr + 2 * sm + 3), 0)
+    lane, a, split, a_end, split_end = sm_range(meta_ptr, programs_per_sm, num_slots)
     # The page ids where the range starts, loaded alongside its first atom's lengths: at small batches every
     # program has one task, and this takes the block table off its chain of dependent loads.
     spec = _window(tl.zeros([PAGES], tl.int32), a >= num_slots, table_ptr, a, stride_table,
@@ -429,7 +437,7 @@ def _dsa_paged_clean_logits_kernel(lens_ptr, out_ptr, stride_out, next_n, width,
     """``-inf`` on columns ``[min(len, cap), width)`` of row ``program_id(0)``, ``BLOCK`` columns per program."""
     row = tl.program_id(0)
     b = row // next_n
-    length = tl.minimum(tl.maximum(_row_lengths(lens_ptr, b, row - b * next_n, True, next_n, lens_2d, 0), 0), cap)
+    length = tl.minimum(tl.maximum(row_lengths(lens_ptr, b, row - b * next_n, True, next_n, lens_2d, 0), 0), cap)
     cols = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     neg_inf = tl.full([BLOCK], float("-inf"), tl.float32)
     store_logits(out_ptr, row.to(tl.int64) * stride_out + cols, neg_inf, (cols >= length) & (cols < width), out_bf16)

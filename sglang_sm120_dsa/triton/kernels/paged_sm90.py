@@ -34,6 +34,11 @@ from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
 
+from .metadata import splits
+from .paged import clamp
+from .paged import row_lengths
+from .paged import sm_range
+
 # Gluon is young and renames things between releases: the two used here that differ between Triton 3.6 (the GPU
 # machines' torch 2.11) and 3.9 (CI's). A CTA barrier, and a cp.async copy global -> shared.
 _cta_barrier = getattr(gl, "barrier", None) or gl.thread_barrier
@@ -46,36 +51,18 @@ _ANY_ALIGNMENT = ["w_ptr", "lens_ptr", "table_ptr", "meta_ptr"]
 
 
 @gluon.jit
-def _clamp(x, n):
-    return gl.minimum(gl.maximum(x, 0), n - 1)
-
-
-@gluon.jit
-def _row_len(lens_ptr, b, j, next_n, lens_2d):
-    """Valid columns of row ``j`` of request ``b``: ``ctx[b, j]`` (2-D lengths) or ``ctx[b] - next_n + 1 + j``."""
-    if lens_2d != 0:
-        return gl.load(lens_ptr + b * next_n + j)
-    return gl.load(lens_ptr + b) - next_n + 1 + j
-
-
-@gluon.jit
 def _atom_len(lens_ptr, b, next_n, lens_2d, R: gl.constexpr):
     """Tokens request ``b`` reads: its longest row's length (>= 0)."""
-    length = _row_len(lens_ptr, b, 0, next_n, lens_2d)
+    length = row_lengths(lens_ptr, b, 0, True, next_n, lens_2d, 0)
     if R == 2:
-        length = gl.maximum(length, _row_len(lens_ptr, b, 1, next_n, lens_2d))
+        length = gl.maximum(length, row_lengths(lens_ptr, b, 1, True, next_n, lens_2d, 0))
     return gl.maximum(length, 0)
-
-
-@gluon.jit
-def _splits(length, log2_split):
-    return (length + (1 << log2_split) - 1) >> log2_split
 
 
 @gluon.jit
 def _page_id(id_row, t0, log2_block_kv, table_width):
     """Raw block-table entry of the page holding token ``t0`` (its column clamped; the id is clamped at its use)."""
-    return gl.load(id_row + _clamp(t0 >> log2_block_kv, table_width))
+    return gl.load(id_row + clamp(t0 >> log2_block_kv, table_width))
 
 
 @gluon.jit
@@ -84,7 +71,7 @@ def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_p
     """``cp.async`` of the values and scales of tile ``tile`` (tokens from ``t0``) into its ring buffer; masked off
     past the run's last tile (the group is still committed, so the waits count the same)."""
     block_kv = 1 << log2_block_kv
-    page_base = kv_ptr + _clamp(page, num_blocks).to(gl.int64) * stride_page
+    page_base = kv_ptr + clamp(page, num_blocks).to(gl.int64) * stride_page
     slot = t0 & (block_kv - 1)  # first row of the tile inside its page
     ok = tile < n_tiles
     stage = tile % STAGES
@@ -168,10 +155,10 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
         row0 = b * next_n
         q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
         w = gl.load(w_ptr + row0.to(gl.int64) * stride_w + heads)
-        v0 = gl.minimum(_row_len(lens_ptr, b, 0, next_n, lens_2d), cap)
+        v0 = gl.minimum(row_lengths(lens_ptr, b, 0, True, next_n, lens_2d, 0), cap)
         v1 = v0
         if R == 2:
-            v1 = gl.minimum(_row_len(lens_ptr, b, 1, next_n, lens_2d), cap)
+            v1 = gl.minimum(row_lengths(lens_ptr, b, 1, True, next_n, lens_2d, 0), cap)
         row0_off = row0.to(gl.int64) * stride_out
         row1_off = row0_off + stride_out
         zero = gl.zeros([BLOCK_T, R * H], gl.float32, layout=mma)
@@ -221,20 +208,14 @@ def _dsa_paged_sm90_kernel(
     s_offs = gl.arange(0, BLOCK_T, layout=scale_copy)
     toks = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, mma))
 
-    # The program's share of its SM's task range, as in the tl kernel (paged.py); every value clamped.
+    # The program's share of its SM's task range, as in the tl kernel (paged.py, whose scalar helpers Gluon calls).
     split_kv = 1 << log2_split
-    pid = gl.program_id(0)
-    sm = pid // programs_per_sm
-    lane = pid % programs_per_sm
-    a = gl.minimum(gl.maximum(gl.load(meta_ptr + 2 * sm), 0), num_slots)
-    split = gl.maximum(gl.load(meta_ptr + 2 * sm + 1), 0)
-    a_end = gl.minimum(gl.maximum(gl.load(meta_ptr + 2 * sm + 2), a), num_slots)
-    split_end = gl.maximum(gl.load(meta_ptr + 2 * sm + 3), 0)
+    lane, a, split, a_end, split_end = sm_range(meta_ptr, programs_per_sm, num_slots)
     n_tasks = 0
     x = a
     s = split
     while x < a_end:
-        n_tasks += gl.maximum(_splits(_atom_len(lens_ptr, x, next_n, lens_2d, R), log2_split) - s, 0)
+        n_tasks += gl.maximum(splits(_atom_len(lens_ptr, x, next_n, lens_2d, R), log2_split) - s, 0)
         s = 0
         x += 1
     n_tasks += gl.maximum(split_end - s, 0)
@@ -244,7 +225,7 @@ def _dsa_paged_sm90_kernel(
     s = split
     while (todo > 0) & (x < num_slots):
         length = _atom_len(lens_ptr, x, next_n, lens_2d, R)
-        avail = gl.maximum(_splits(length, log2_split) - s, 0)
+        avail = gl.maximum(splits(length, log2_split) - s, 0)
         if skip < avail:
             first = s + skip
             count = gl.minimum(avail - skip, todo)
