@@ -51,6 +51,13 @@ def _operand(x: torch.Tensor, mode: int) -> torch.Tensor:
     return x.view(torch.float8_e4m3fn if mode == MODE_NATIVE.value else torch.uint8)
 
 
+def _q_sf(call) -> torch.Tensor:
+    """The query scales (MXFP4), else any tensor as an unused placeholder: a byte view, so that no FP8 type enters the
+    kernel's signature (Triton refuses e4m3 pointers below SM89 even unused) and every launch has the signature the
+    ahead-of-time checks compile (aot._signature)."""
+    return call.q_sf if call.is_fp4 else call.q.view(torch.uint8)
+
+
 def _mode(is_fp4: bool, device: torch.device, mode: int | None) -> int:
     """MXFP4's one operand mode, else the FP8 ``mode`` asked for (warmup, tuning), else the arch's."""
     if is_fp4:
@@ -112,7 +119,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     family = paged_family(arch, call.batch)
     tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch)
     rows = ATOM if call.indices is not None else call.next_n
-    q_sf = call.q_sf if call.is_fp4 else call.q
+    q_sf = _q_sf(call)
     idx = call.indices if call.indices is not None else call.context_lens
     num_sms = call.schedule_meta.shape[0] - 1
     grid = (num_sms * tiles["programs_per_sm"],)
@@ -147,7 +154,7 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
     mode = _mode(call.is_fp4, call.q.device, mode)
     tiles = tiles or ragged_tiles(arch, mode, call.num_heads, call.head_dim, call.seq_len * call.width)
     block_q = ragged_block_q(call.num_heads)
-    q_sf = call.q_sf if call.is_fp4 else call.q
+    q_sf = _q_sf(call)
     grid = (triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, tiles["chunk"]))
     _dsa_mqa_logits_kernel[grid](
         _operand(call.q, mode), q_sf, _operand(call.kv, mode), call.kv_sf, call.weights, call.ks, call.ke,
