@@ -55,6 +55,9 @@ def print_environment(device: torch.device) -> None:
     else:
         print("  device: no CUDA device (CPU only)")
     print(f"  {envs.IMPL.name}={envs.IMPL.get()}")
+    for var in envs.ENV_VARS:  # the others only where set: they change which program runs
+        if var is not envs.IMPL and var.get() != var.default:
+            print(f"  {var.name}={var.get()}")
 
 
 def print_dispatch(device: torch.device) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TRITON_SM90", "TILELANG_MODE", "SGLANG"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TRITON_SM90", "TRITON_ARCH", "TILELANG_MODE", "SGLANG"]
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,20 @@ TRITON_SM90 = EnvVar(
     ("auto", "off"),
     "Paged FP8 logits on SM90: `auto` runs the Gluon wgmma kernel where the tuning table enables it (native FP8, "
     "next_n <= 2, pages of 64 or 128 tokens, head_dim 128, no `indices`); `off` runs the portable Triton kernel "
-    "there too (the code SM89/SM100/SM120 run, so it can be tested and measured on Hopper).",
+    "there too (the kernel SM89/SM100/SM120 run, lowered for Hopper; `SGLANG_SM120_DSA_TRITON_ARCH` runs their whole "
+    "program).",
+)
+
+TRITON_ARCH = EnvVar(
+    "SGLANG_SM120_DSA_TRITON_ARCH",
+    "auto",
+    ("auto", "sm80", "sm86", "sm89", "sm120", "sm121"),
+    "Run another GPU's Triton program on this one (testing, measuring): the Triton kernels take that arch's tuning "
+    "tables, operand mode and code choices, Triton lowers them for it down to LLVM IR, and only the last step "
+    "assembles them for the GPU at hand. On Hopper `sm80`/`sm86` give SM80's byte path with `mma.sync` (HMMA), "
+    "`sm89`/`sm120` SM89/SM120's FP8 `mma.sync`, which Hopper emulates (FP8 to fp16 plus HMMA), so its timings "
+    "are not theirs. Needs a GPU with at least that arch's shared memory (and FP8, for sm89 and newer); `auto` is "
+    "the GPU's own.",
 )
 
 TILELANG_MODE = EnvVar(
@@ -77,4 +90,4 @@ SGLANG = EnvVar(
     "process whose arguments were resolved without the plugin.",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TRITON_SM90, TILELANG_MODE, SGLANG)
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TRITON_SM90, TRITON_ARCH, TILELANG_MODE, SGLANG)

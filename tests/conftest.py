@@ -9,13 +9,16 @@ import pytest
 def family(monkeypatch):
     """``family("triton", mode)`` / ``family("tilelang", mode)`` / ``family("torch")``: route the public API through
     one implementation family (and its mode: Triton's FP8 operand path, ``portable`` for native FP8 without the SM90
-    Gluon kernel; TileLang's instruction set) for the rest of the test."""
+    Gluon kernel, ``sm80``/``sm89``/``sm120`` for that arch's Triton program; TileLang's instruction set) for the
+    rest of the test."""
 
     def use(name: str, mode: str = "auto") -> None:
         monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
         portable = name == "triton" and mode == "portable"
+        emulated = name == "triton" and mode.startswith("sm")  # another arch's program (TRITON_ARCH)
         monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "off" if portable else "auto")
-        fp8 = "native" if portable else mode if name == "triton" else "auto"
+        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", mode if emulated else "auto")
+        fp8 = "native" if portable else mode if name == "triton" and not emulated else "auto"
         monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", fp8)
         monkeypatch.setenv("SGLANG_SM120_DSA_TILELANG_MODE", mode if name == "tilelang" else "auto")
 

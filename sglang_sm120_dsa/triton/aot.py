@@ -80,7 +80,9 @@ def _options(variant: Variant) -> dict:
     return {"num_warps": variant.num_warps, **({"maxnreg": variant.maxnreg} if variant.maxnreg else {})}
 
 
-def compile_variant(variant: Variant, arch: int):
+def compile_variant(variant: Variant, arch: int, lowered_for: str | None = None):
+    """``variant`` compiled for ``arch``; ``lowered_for`` (``"sm89"``): Triton's ``arch`` option, which lowers it
+    for that arch down to LLVM IR, as ``SGLANG_SM120_DSA_TRITON_ARCH`` launches do (config.lowering)."""
     if os.environ.get("TRITON_INTERPRET") == "1":
         raise RuntimeError("ahead-of-time compilation needs TRITON_INTERPRET unset")
     fn, signature, attrs = _signature(variant)
@@ -89,7 +91,8 @@ def compile_variant(variant: Variant, arch: int):
     else:
         ASTSourceOf = ASTSource
     source = ASTSourceOf(fn, signature, constexprs=dict(variant.constexprs), attrs=attrs)
-    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=_options(variant))
+    options = {**_options(variant), **({"arch": lowered_for} if lowered_for else {})}
+    return triton.compile(source, target=GPUTarget("cuda", arch, 32), options=options)
 
 
 # Triton lowers sm_121 (DGX Spark) exactly as sm_120 down to the PTX, whose target line alone differs: check_arch
@@ -267,3 +270,29 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
     problems += occupancy_problems(arch, compiled)  # (the tile entries of this part's variants)
     return {"arch": arch, "variants": len(variants), "sass_checked": len(sass_done), "max_shared": max_shared,
             "problems": problems, "sass_unavailable": sass_unavailable}
+
+
+_WGMMA_SASS = re.compile(r"\b[HQ]GMMA\b")
+_PATH = re.compile(r'"/[^"]*"')  # source locations: a cache hit may carry another checkout's (see same_lowering)
+
+
+def emulation_problems(arch: int, device: int = 90, lowered_for: str | None = "") -> list[str]:
+    """Whether ``SGLANG_SM120_DSA_TRITON_ARCH=sm<arch>`` runs ``arch``'s own program on a ``device`` GPU: for one
+    variant per (kernel, operand mode) of ``arch``, the compile for ``device`` lowered for ``arch`` must have that
+    arch's TritonGPU and LLVM IR, and SASS with ``mma.sync`` (HMMA), no wgmma. ``lowered_for`` overrides the
+    ``arch`` option (None: none; the tests' negative case)."""
+    problems, seen = [], set()
+    lowered_for = f"sm{arch}" if lowered_for == "" else lowered_for
+    for variant in kernel_variants(arch):
+        key = (variant.kernel, variant.get("MODE"))
+        if variant.kernel not in ("paged", "ragged") or key in seen:
+            continue
+        seen.add(key)
+        name = f"sm_{arch} on sm_{device} {variant.describe()}"
+        own, emulated = compile_variant(variant, arch), compile_variant(variant, device, lowered_for)
+        problems += [f"{name}: {ir} differs from sm_{arch}'s" for ir in ("ttgir", "llir")
+                     if _PATH.sub('"-"', own.asm[ir]) != _PATH.sub('"-"', emulated.asm[ir])]
+        code = sass(emulated.asm["cubin"])
+        if "HMMA" not in code or _WGMMA_SASS.search(code):
+            problems.append(f"{name}: not mma.sync (HMMA) in the SASS")
+    return problems

@@ -65,12 +65,40 @@ PAGED_TILE_DEFAULT = {"block_t": 64, "num_warps": 4, "num_stages": 3, "programs_
 RAGGED_TILE_DEFAULT = {"block_kv": 64, "chunk": 2048, "num_warps": 4, "num_stages": 3}
 
 
-def arch_of(device: torch.device) -> int | None:
+def device_arch(device: torch.device) -> int | None:
     """``major * 10 + minor`` of a CUDA device; None for CPU tensors (the Triton interpreter)."""
     if device.type != "cuda":
         return None
     major, minor = torch.cuda.get_device_capability(device)
     return major * 10 + minor
+
+
+def arch_of(device: torch.device) -> int | None:
+    """The arch whose Triton program runs on ``device``: its own, or the one ``SGLANG_SM120_DSA_TRITON_ARCH``
+    emulates (:func:`emulated_arch`). Tables, operand modes, variants and code choices all key on this."""
+    return emulated_arch(device) or device_arch(device)
+
+
+def emulated_arch(device: torch.device) -> int | None:
+    """The arch ``SGLANG_SM120_DSA_TRITON_ARCH`` asks for on a CUDA ``device`` (None: the device's own). Its
+    program must fit the device: that arch's tiles need its shared memory, and its FP8 operands FP8 MMA."""
+    forced = envs.TRITON_ARCH.choice()
+    own = device_arch(device)
+    if forced == "auto" or own is None:
+        return None
+    arch = int(forced[2:])
+    if SMEM_PER_BLOCK.get(own, 0) < SMEM_PER_BLOCK[arch] or (native_fp8(arch) and not native_fp8(own)):
+        raise ImplementationError(
+            f"{envs.TRITON_ARCH.name}={forced}: sm_{arch}'s Triton program does not fit this sm_{own} GPU (it needs "
+            f"{SMEM_PER_BLOCK[arch] // 1024} KB of shared memory per block{' and FP8 MMA' if native_fp8(arch) else ''}"
+            f"); use auto or an arch with less")
+    return arch
+
+
+def lowering(arch: int | None, device: torch.device) -> dict:
+    """Launch options that make Triton lower a kernel for ``arch`` (:func:`arch_of`) where that is not the device's
+    own: Triton's ``arch`` option sets the lowering down to LLVM IR, the PTX and cubin stay the device's."""
+    return {"arch": f"sm{arch}"} if arch is not None and arch != device_arch(device) else {}
 
 
 def native_fp8(arch: int | None) -> bool:

@@ -21,6 +21,7 @@ from .config import CLEAN_BLOCK
 from .config import arch_of
 from .config import fp8_mode
 from .config import log2_split
+from .config import lowering
 from .config import metadata_launch
 from .config import one_page
 from .config import paged_family
@@ -65,23 +66,26 @@ def _mode(is_fp4: bool, device: torch.device, mode: int | None) -> int:
     return mode if mode is not None else fp8_mode(device)
 
 
-def _options(tiles: dict) -> dict:
-    """Launch options of a tile config: warps and, when the table sets it, a register cap (occupancy)."""
-    options = {"num_warps": tiles["num_warps"], "num_stages": 1}
+def _options(tiles: dict, lower: dict) -> dict:
+    """Launch options of a tile config: warps and, when the table sets it, a register cap (occupancy); ``lower``:
+    :func:`config.lowering`."""
+    options = {"num_warps": tiles["num_warps"], "num_stages": 1, **lower}
     if tiles.get("maxnreg"):
         options["maxnreg"] = tiles["maxnreg"]
     return options
 
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
-    family = paged_family(arch_of(call.context_lens.device), call.batch)
+    arch = arch_of(call.context_lens.device)
+    family = paged_family(arch, call.batch)
     meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
     constexprs, num_warps = metadata_launch(call.batch, call.next_n if call.lens_2d else 1)
     grid = (triton.cdiv(call.num_sms + 1, constexprs["SM_TILE"]),)
     idx = call.indices if call.indices is not None else call.context_lens
     _dsa_paged_mqa_metadata_kernel[grid](
         call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, log2_split(family), num_warps=num_warps, **constexprs)
+        call.num_sms, log2_split(family), num_warps=num_warps, **constexprs,
+        **lowering(arch, call.context_lens.device))
     return meta
 
 
@@ -124,6 +128,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     num_sms = call.schedule_meta.shape[0] - 1
     grid = (num_sms * tiles["programs_per_sm"],)
     out_bf16 = int(out.dtype == torch.bfloat16)
+    lower = lowering(arch, call.q.device)
     sm90 = sm90_applies(call, arch, mode, tiles)
     # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
     # loads clamp their column into [0, table_width): only the cleaner has work then.
@@ -139,11 +144,11 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
             log2_split(family), tiles["programs_per_sm"],
             H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
             ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
-            ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
+            ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles, lower))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
-            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=CLEAN_BLOCK)
+            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=CLEAN_BLOCK, **lower)
 
 
 def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
@@ -161,4 +166,5 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles))
+        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch),
+        **_options(tiles, lowering(arch, call.q.device)))

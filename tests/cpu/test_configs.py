@@ -196,6 +196,42 @@ def test_sm90_sass_check_catches_serialized_wgmma_and_spills() -> None:
     assert sm90_sass_problems(mma * 4 + wait + "        /*0120*/  STL [R1], R5 ;\n") == ["register spills (LDL/STL)"]
 
 
+def test_emulated_arch_selection(monkeypatch) -> None:
+    """SGLANG_SM120_DSA_TRITON_ARCH: the Triton program of the arch asked for (tables, operand mode, Triton's
+    lowering option) where the GPU can hold it; a clear error where it cannot; nothing on CPU tensors."""
+    import torch
+
+    from sglang_sm120_dsa.errors import ImplementationError
+    from sglang_sm120_dsa.triton import config
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
+
+    cuda, own = torch.device("cuda", 0), {"arch": 90}
+    monkeypatch.setattr(config, "device_arch", lambda device: own["arch"] if device.type == "cuda" else None)
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", "auto")
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", "auto")
+    assert config.arch_of(cuda) == 90 and config.lowering(90, cuda) == {}
+    for value, arch, mode in (("sm80", 80, MODE_BYTES), ("sm86", 86, MODE_BYTES), ("sm89", 89, MODE_NATIVE),
+                              ("sm120", 120, MODE_NATIVE), ("SM121", 121, MODE_NATIVE)):
+        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", value)
+        assert config.arch_of(cuda) == arch and config.fp8_mode(cuda) == mode.value
+        assert config.lowering(arch, cuda) == {"arch": f"sm{arch}"}
+        assert config.arch_of(torch.device("cpu")) is None  # the interpreter
+    own["arch"] = 120  # SM120's own program: no lowering option
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", "sm120")
+    assert config.arch_of(cuda) == 120 and config.lowering(120, cuda) == {}
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", "sm80")  # 163 KB tiles on a 99 KB GPU
+    with pytest.raises(ImplementationError, match="sm_80's Triton program does not fit this sm_120 GPU"):
+        config.arch_of(cuda)
+    own["arch"] = 86
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", "sm89")
+    with pytest.raises(ImplementationError, match="and FP8 MMA"):
+        config.arch_of(cuda)
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", "sm90")
+    with pytest.raises(ImplementationError, match="SGLANG_SM120_DSA_TRITON_ARCH='sm90' is not valid"):
+        config.arch_of(cuda)
+
+
 def test_launches_pass_the_pointer_types_the_aot_checks_compile(monkeypatch) -> None:
     """Every launcher passes each pointer with the element type aot._signature compiles (Triton specializes on it):
     an FP8 tensor where the AOT signature has bytes would compile another program at run time, which on SM80/86

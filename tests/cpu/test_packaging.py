@@ -51,3 +51,14 @@ def test_installed_package_sees_its_configs() -> None:
 
     files = {p.name for p in resources.files("sglang_sm120_dsa.configs").iterdir()}
     assert "README.md" in files
+
+
+def test_readme_documents_every_environment_variable() -> None:
+    from sglang_sm120_dsa import envs
+
+    readme = (ROOT / "README.md").read_text()
+    for var in envs.ENV_VARS:
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{var.name}` |")), None)
+        assert row is not None, f"README's environment table lacks {var.name}"
+        assert f"| `{var.default}` |" in row, (var.name, var.default)
+        assert all(f"`{c}`" in row for c in var.choices), (var.name, var.choices)

@@ -1,7 +1,9 @@
 """The kernel families on a GPU, one parameter per instruction path: Triton's FP8 paths (native, which on SM90 runs
-the Gluon wgmma kernel where the tables enable it; ``portable``, native without it, the code SM89/SM100/SM120 run;
-and the SM80 byte path forced), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without
-wgmma); MXFP4 on every path that has it.
+the Gluon wgmma kernel where the tables enable it; ``portable``, native without it; and the SM80 byte path forced,
+all three lowered for the GPU at hand, wgmma on Hopper), the whole Triton programs of SM80, SM89 and SM120
+(``sm80``/``sm89``/``sm120``: SGLANG_SM120_DSA_TRITON_ARCH, their tables and operand modes lowered for that arch,
+mma.sync), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without wgmma); MXFP4 on every
+path that has it.
 
 Against the PyTorch reference on the whole contract, against DeepGEMM (SM90) on its own grid, for determinism,
 CUDA-graph capture, independence from the SM count, 64-bit addressing and top-k agreement. Thresholds: calc_diff
@@ -26,10 +28,12 @@ from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
-# "family-mode": Triton's FP8 operand paths and TileLang's SM120 instruction set (when tilelang is installed)
-PATHS = ["triton-native", "triton-portable", "triton-bytes"] + (
+# "family-mode": Triton's FP8 operand paths, other archs' whole Triton programs (SGLANG_SM120_DSA_TRITON_ARCH: tables,
+# operand mode, lowering; mma.sync) and TileLang's SM120 instruction set (when tilelang is installed)
+PATHS = ["triton-native", "triton-portable", "triton-bytes", "triton-sm80", "triton-sm89", "triton-sm120"] + (
     ["tilelang-sm120"] if importlib.util.find_spec("tilelang") else [])
-FP4_PATHS = [p for p in PATHS if p not in ("triton-bytes", "triton-portable")]  # (FP4: one Triton path)
+# FP4 has one operand mode: Hopper's program, and the mma.sync programs of the other archs
+FP4_PATHS = [p for p in PATHS if p not in ("triton-bytes", "triton-portable")]
 
 if torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET") == "1":  # tests/cpu's conftest sets it
     pytest.skip("TRITON_INTERPRET=1 in this process: run tests/gpu in a pytest process of its own "
@@ -53,6 +57,14 @@ def paged(case, meta, clean, dtype, width=None):
 
 def use(family, path: str) -> None:
     family(*path.split("-"))
+    if path.startswith("triton-sm"):  # another arch's program: skipped where this GPU cannot hold it
+        from sglang_sm120_dsa.errors import ImplementationError
+        from sglang_sm120_dsa.triton import config
+
+        try:
+            config.arch_of(torch.device("cuda"))
+        except ImplementationError as e:
+            pytest.skip(str(e))
 
 
 def run_paged(family, case, path, *, clean=True, dtype=torch.float32, num_sms=None):
@@ -96,6 +108,31 @@ def test_paged_against_reference(family, record_property, mode, heads, head_dim,
         check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
     bf16_ref = case.bf16_reference()
     assert calc_diff(out, bf16_ref, invalid) < (0.02 if fp4 else 1e-3)
+
+
+@pytest.mark.parametrize("arch", [80, 89, 120])
+def test_emulated_path_runs_that_archs_program(family, arch) -> None:
+    """The triton-sm<arch> paths are what they claim: the paged and ragged kernels that ran were lowered for that arch
+    (Triton's ``arch`` option: its TritonGPU and LLVM IR, tests/cpu/test_triton_aot.py) with mma.sync, no wgmma,
+    and in that arch's operand mode (FP8 operands from SM89 on, bytes before)."""
+    from sglang_sm120_dsa.triton.kernels.paged import _dsa_paged_mqa_logits_kernel
+    from sglang_sm120_dsa.triton.kernels.ragged import _dsa_mqa_logits_kernel
+
+    case = make_paged_case(3, 2, 64, 128, 64, avg_context=500, seed=arch, device="cuda")
+    run_paged(family, case, f"triton-sm{arch}")
+    rcase = make_ragged_case(64, 256, 64, 128, seed=arch, device="cuda")
+    dsa.fp8_fp4_mqa_logits(rcase.q, rcase.kv, rcase.weights, rcase.ks, rcase.ke, True, 0)
+    torch.cuda.synchronize()
+    for kernel in (_dsa_paged_mqa_logits_kernel, _dsa_mqa_logits_kernel):
+        compiled = [k for cache in kernel.device_caches.values() for k in cache[0].values()
+                    if getattr(k, "metadata", None) is not None and k.metadata.arch == f"sm{arch}"]
+        assert compiled, f"no {kernel.fn.__name__} lowered for sm_{arch} ran"
+        for k in compiled:
+            assert "mma.sync" in k.asm["ptx"] and "wgmma" not in k.asm["ptx"], k.metadata.name
+        fp8 = [k for k in compiled if k.src.signature.get("kv_ptr") == "*fp8e4nv"]  # (launch._operand)
+        assert bool(fp8) == (arch >= 89), "operand mode"
+        assert all("e4m3.e4m3" in k.asm["ptx"] for k in fp8), "FP8 operands, not FP8 MMA"
+        assert arch >= 89 or not any("e4m3" in k.asm["ptx"] for k in compiled), "FP8 in sm_80's program"
 
 
 # The tables' sm90 buckets (H=64, D=128): batch, next_n, 2-D lengths, page size
