@@ -187,6 +187,19 @@ def ragged_block_q(heads: int) -> int:
     return max(1, 128 // heads)
 
 
+def split_heads(arch: int | None, mode: int, heads: int, rows: int) -> bool:
+    """Whether the paged kernel computes a row's logits as two dots of half the heads each (its ``SPLIT``
+    constexpr), for ``rows`` (:func:`rows_per_group`) == 1. Triton spreads a lone ``mma.sync`` dot [64 tokens, 64
+    heads] over 2 x 2 warps, so every token's head sum crosses warps (shared memory and a barrier per tile) and two
+    warps load each key fragment; with two dots in the loop it gives each warp whole tokens (warpsPerCTA [4, 1]).
+    Where measured: SM80's program on an H200 (SGLANG_SM120_DSA_TRITON_ARCH=sm80), next_n 1 at >= 1M tokens, 6-9%
+    faster at H=64, 12-15% at H=32 and 128, 5% with MXFP4 (1 x 8K within noise); SM89/SM120's native FP8 program
+    there ran 1-3% slower (its MMA emulated by Hopper), so native FP8 keeps one dot. Not on wgmma (sm_90) or
+    tcgen05 (sm_100) archs, which lay dots out otherwise; the interpreter (None) takes it, so CPU tests cover it."""
+    mma_sync = arch is None or arch < 90 or arch in (120, 121)
+    return mma_sync and mode != MODE_NATIVE.value and rows == 1 and heads >= 32
+
+
 def rows_per_group(heads: int, rows: int) -> int:
     """Query rows per MMA: one row for next_n == 1, else as many as fit 128 columns (at most 8), and at least 16
     columns (``tl.dot``). Two classes per head count keep the number of compiled variants small."""

@@ -29,6 +29,7 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import split_heads
 from .config import wgmma
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -122,7 +123,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     mode = _mode(call.is_fp4, call.q.device, mode)
     family = paged_family(arch, call.batch)
     tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch)
-    rows = ATOM if call.indices is not None else call.next_n
+    group = rows_per_group(call.num_heads, ATOM if call.indices is not None else call.next_n)  # rows per dot
     q_sf = _q_sf(call)
     idx = call.indices if call.indices is not None else call.context_lens
     num_sms = call.schedule_meta.shape[0] - 1
@@ -142,9 +143,9 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
             call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
             call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
             log2_split(family), tiles["programs_per_sm"],
-            H=call.num_heads, D=call.head_dim, ROWS=rows_per_group(call.num_heads, rows), BLOCK_T=tiles["block_t"],
+            H=call.num_heads, D=call.head_dim, ROWS=group, BLOCK_T=tiles["block_t"],
             ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
-            ASM=_ASM, WGMMA=wgmma(arch), **_options(tiles, lower))
+            ASM=_ASM, WGMMA=wgmma(arch), SPLIT=split_heads(arch, mode, call.num_heads, group), **_options(tiles, lower))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,

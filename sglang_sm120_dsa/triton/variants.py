@@ -29,6 +29,7 @@ from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import split_heads
 from .config import table
 from .config import wgmma
 from .kernels.decode import MODE_BYTES
@@ -90,7 +91,8 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
                     for one in sorted({one_page(block_kv, tile) for block_kv in block_kvs}):
                         const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
                                  ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]),
-                                 ("ONE_PAGE", one), ("ASM", True), ("WGMMA", wgmma(arch)))
+                                 ("ONE_PAGE", one), ("ASM", True), ("WGMMA", wgmma(arch)),
+                                 ("SPLIT", split_heads(arch, mode, heads, rows)))
                         out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
     return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
 

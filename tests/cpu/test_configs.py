@@ -281,3 +281,19 @@ def test_launches_pass_the_pointer_types_the_aot_checks_compile(monkeypatch) -> 
         for name, arg in zip(recorder.fn.arg_names, args, strict=False):
             if isinstance(arg, torch.Tensor):
                 assert types[arg.dtype] == signature[name], (recorder.kernel, kwargs.get("MODE"), name)
+
+
+def test_split_heads_rule() -> None:
+    """Two half-head dots per row only for next_n 1 rows of >= 32 heads, on mma.sync archs (and the interpreter),
+    in the decoded modes (bytes, MXFP4): where they were measured faster."""
+    from sglang_sm120_dsa.triton.config import split_heads
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
+
+    for arch in (None, 80, 86, 89, 120, 121):
+        assert split_heads(arch, MODE_BYTES.value, 64, 1) and split_heads(arch, MODE_FP4.value, 32, 1), arch
+        assert not split_heads(arch, MODE_NATIVE.value, 64, 1), arch
+        assert not split_heads(arch, MODE_BYTES.value, 16, 1) and not split_heads(arch, MODE_BYTES.value, 64, 2)
+    for arch in (90, 100, 103):
+        assert not split_heads(arch, MODE_BYTES.value, 64, 1) and not split_heads(arch, MODE_FP4.value, 64, 1)

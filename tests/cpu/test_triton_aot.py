@@ -128,3 +128,28 @@ def test_emulated_arch_runs_that_archs_program_on_sm90(arch) -> None:
         if arch == 89:
             unlowered = pool.submit(_emulation_problems, arch, None).result()
             assert any("ttgir differs" in p for p in unlowered) and any("not mma.sync" in p for p in unlowered)
+
+
+def _warps_of_split_variants() -> dict:
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton.aot import compile_variant
+    from sglang_sm120_dsa.triton.variants import kernel_variants
+
+    found = {}
+    for arch in (80, 89):
+        for v in kernel_variants(arch):
+            key = (v.get("SPLIT"), v.get("MODE"))
+            if (v.kernel == "paged" and v.get("H") == 64 and v.get("D") == 128 and v.get("ROWS") == 1
+                    and key not in found):
+                found[key] = set(re.findall(r"nvidia_mma<\{[^}]*(warpsPerCTA = \[\d+, \d+\])",
+                                             compile_variant(v, arch).asm["ttgir"]))
+    return found
+
+
+def test_split_heads_gives_each_warp_whole_tokens() -> None:
+    """What config.split_heads relies on: on sm_80 a next_n 1 row's two half-head dots get warpsPerCTA [4, 1]
+    (each warp whole tokens, an in-warp head sum), a lone dot (sm_89's native FP8 keeps one) [2, 2]."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        found = pool.submit(_warps_of_split_variants).result()
+    assert found[(True, 1)] == {"warpsPerCTA = [4, 1]"} and found[(True, 2)] == {"warpsPerCTA = [4, 1]"}, found
+    assert found[(False, 0)] == {"warpsPerCTA = [2, 2]"}, found

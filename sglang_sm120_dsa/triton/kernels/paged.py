@@ -156,9 +156,9 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
           NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-          WGMMA: tl.constexpr):
+          WGMMA: tl.constexpr, SPLIT: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
-    ``DQ``: bytes per (token or head) row of values."""
+    ``DQ``: bytes per (token or head) row of values; ``SPLIT``: one row's heads in two dots (config.split_heads)."""
     cap = table_width * block_kv  # tokens the block table can address
     t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
     # Up to two rows per group, each row gets its own dot [BLOCK_T, H] and a 1-D epilogue (head sum in the MMA's row
@@ -166,7 +166,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     # ran next_n 2 up to 3% faster on an H200 (64 x 64K 219.5 -> 213.4 us; 1 x 8K within 0.1 us; byte path
     # 509 -> 385 us, where the single dot spilled). H >= 16 is tl.dot's smallest N.
     PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
-    QN: tl.constexpr = H if PER_ROW else ROWS * H  # query columns per dot
+    QN: tl.constexpr = H // 2 if SPLIT else H if PER_ROW else ROWS * H  # query columns per dot (SPLIT: config)
     n = tl.arange(0, QN)
     rr = tl.arange(0, ROWS)
     n_groups = tl.cdiv(n_rows, ROWS)
@@ -180,6 +180,9 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         q1, w1 = q, w  # (the second row's operands, where a group holds two rows with a dot each)
         if PER_ROW and ROWS == 2:
             q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
+                            WGMMA, DQ)
+        if SPLIT:  # (the row's other half of the heads)
+            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n + QN, n_rows, H, MODE, ASM,
                             WGMMA, DQ)
         if ONE_PAGE:
             # Every tile lies in one page (block_kv >= BLOCK_T; tiles start at multiples of BLOCK_T): its page id is
@@ -195,7 +198,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 # rows past the end read rows of the same page (never stored): the loads need no mask
                 slot = (t0 + tl.arange(0, BLOCK_T)) & (block_kv - 1)
                 _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r,
-                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, ASM, WGMMA)
+                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT, ASM, WGMMA)
         else:
             # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv,
             # itself a multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps
@@ -216,14 +219,14 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                     local = tl.minimum((row_tok >> log2_block_kv) - p0, PAGES - 1)  # in range by construction
                     page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                     _tile(kv_ptr, out_ptr, page_off, row_tok & (block_kv - 1), t0, w_end, block_kv, out_bf16, q, w,
-                          q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, ASM,
-                          WGMMA)
+                          q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT,
+                          ASM, WGMMA)
 
 
 @triton.jit
 def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r, valid_len,
           out_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          PER_ROW: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
+          PER_ROW: tl.constexpr, SPLIT: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
     """Logits of the key tile of tokens ``[t0, t0 + BLOCK_T)`` (stored below ``t_end``), its keys at ``slot`` of the
     pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g`` (a dot per row where
     ``PER_ROW``, see _task)."""
@@ -238,12 +241,12 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     if MODE != MODE_FP4:
         kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
     if PER_ROW:
-        _store_row(out_ptr, k, q, w, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
-                   tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
+        _store_row(out_ptr, k, q, w, q1, w1, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
+                   tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE, SPLIT)
         if ROWS == 2:
-            _store_row(out_ptr, k, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
+            _store_row(out_ptr, k, q1, w1, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
                        tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
-                       tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
+                       tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE, False)
     else:
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
         weighted = tl.maximum(scores, 0.0) * w[None, :]
@@ -328,10 +331,14 @@ def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.const
 
 
 @triton.jit
-def _store_row(out_ptr, k, q, w, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr):
+def _store_row(out_ptr, k, q, w, q2, w2, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr,
+               SPLIT: tl.constexpr):
     """One query row's logits for a key tile: dot [BLOCK_T, H], ReLU, head weights, head sum, key scale, -inf past
-    the row's length, stored from the MMA's row layout where ``store``."""
+    the row's length, stored from the MMA's row layout where ``store``. ``SPLIT``: the heads are in two halves,
+    ``q, w`` and ``q2, w2``, a dot each (see _task)."""
     logits = tl.sum(tl.maximum(tl.dot(k, tl.trans(q)), 0.0) * w[None, :], axis=1)  # [BLOCK_T]
+    if SPLIT:
+        logits += tl.sum(tl.maximum(tl.dot(k, tl.trans(q2)), 0.0) * w2[None, :], axis=1)
     if MODE != MODE_FP4:
         logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])
     logits = tl.where(tok < valid_len, logits, float("-inf"))
@@ -346,7 +353,7 @@ def _dsa_paged_mqa_logits_kernel(
         log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-        WGMMA: tl.constexpr):
+        WGMMA: tl.constexpr, SPLIT: tl.constexpr):
     PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
@@ -419,7 +426,7 @@ def _dsa_paged_mqa_logits_kernel(
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
-                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, WGMMA)
+                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, WGMMA, SPLIT)
             todo -= count
             skip = 0
         else:
