@@ -233,7 +233,8 @@ def test_emulated_arch_selection(monkeypatch) -> None:
 
 
 def test_launches_pass_the_pointer_types_the_aot_checks_compile(monkeypatch) -> None:
-    """Every launcher passes each pointer with the element type aot._signature compiles (Triton specializes on it):
+    """Every launch is a listed variant (constexprs in the order variants.py lists them) and passes each pointer with
+    the element type aot._signature compiles (Triton specializes on it):
     an FP8 tensor where the AOT signature has bytes would compile another program at run time, which on SM80/86
     Triton refuses outright (e4m3 pointers need SM89, even unused; the query-scale placeholder once was one)."""
     import torch
@@ -246,6 +247,7 @@ def test_launches_pass_the_pointer_types_the_aot_checks_compile(monkeypatch) -> 
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
     from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
     from sglang_sm120_dsa.triton.variants import Variant
+    from sglang_sm120_dsa.triton.variants import kernel_variants
 
     types = {torch.uint8: "*u8", torch.float8_e4m3fn: "*fp8e4nv", torch.int32: "*i32", torch.float32: "*fp32"}
     names = {"_dsa_paged_mqa_logits_kernel": "paged", "_dsa_mqa_logits_kernel": "ragged",
@@ -261,22 +263,27 @@ def test_launches_pass_the_pointer_types_the_aot_checks_compile(monkeypatch) -> 
 
     for name, kernel in names.items():
         monkeypatch.setattr(launch, name, Recorder(kernel, getattr(launch, name)))
-    for fp4 in (False, True):
-        case = make_paged_case(2, 2, 64, 128, 64, context_lens=[70, 9], fp4=fp4, device="cpu")
+    for fp4, next_n in ((False, 1), (False, 2), (True, 1), (True, 2)):
+        case = make_paged_case(2, next_n, 64, 128, 64, context_lens=[70, 9], fp4=fp4, device="cpu")
         launch.get_paged_mqa_logits_metadata(_checks.check_metadata(case.context_lens, 64, 4, None))  # (recorded)
         meta = torch.zeros(5, 2, dtype=torch.int32)
         call = _checks.check_paged("t", case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
                                    meta, 80, True, torch.float32, None, True)
+        out = torch.empty(2 * next_n, 80)
         rcase = make_ragged_case(4, 32, 64, 128, fp4=fp4, device="cpu")
         rcall = _checks.check_ragged("t", rcase.q, rcase.kv, rcase.weights, rcase.ks, rcase.ke, False, 0,
                                      torch.float32, None, True)
         for mode in (None,) if fp4 else (MODE_NATIVE.value, MODE_BYTES.value):
-            launch.paged_mqa_logits(call, torch.empty(4, 80), None, mode)
+            launch.paged_mqa_logits(call, out, None, mode)
             launch.mqa_logits(rcall, torch.empty(4, 32), None, mode)
     assert {r.kernel for r, _, _ in launched} == set(names.values())
     assert {kw.get("MODE") for r, _, kw in launched if r.kernel == "paged"} == {0, 1, 2}
+    assert {kw.get("SPLIT") for r, _, kw in launched if r.kernel == "paged"} == {False, True}
+    listed = {(v.kernel, v.constexprs) for v in kernel_variants(None)}  # what warmup() and the AOT checks compile
     for recorder, args, kwargs in launched:
         constexprs = tuple((k, v) for k, v in kwargs.items() if k in recorder.fn.arg_names)
+        compiled = tuple((k, True if k == "ASM" else v) for k, v in constexprs)  # (False only in the interpreter)
+        assert (recorder.kernel, compiled) in listed, (recorder.kernel, constexprs)
         _, signature, _ = aot._signature(Variant(recorder.kernel, constexprs, 4))
         for name, arg in zip(recorder.fn.arg_names, args, strict=False):
             if isinstance(arg, torch.Tensor):
