@@ -5,9 +5,9 @@ Paged (decode) logits for B x context in {1x8K, 1x64K, 8x32K, 32x8K, 32x32K, 64x
 and 2, H=64, D=128, 64-token pages (the DeepSeek-V3.2 indexer), then the metadata, then ragged (prefill) logits
 for S x SKV in {2048x8192, 4096x32768, 8192x65536}. Providers: deepgemm (sgl-deep-gemm's SM90 kernels), triton
 (native FP8; on SM90 the Gluon wgmma kernel where the tables enable it), triton-portable (native FP8 without it:
-the kernel SM89/SM100/SM120 run, lowered for this GPU), triton-bytes (the SM80/86 path, forced), triton-sm80 /
-triton-sm89 / triton-sm120 (that arch's whole Triton program: SGLANG_SM120_DSA_TRITON_ARCH, mma.sync; Hopper
-emulates FP8 mma.sync, so sm89/sm120 times there are not those GPUs'), tilelang-sm120 (the TileLang family in
+the kernel SM89/SM100/SM120 run, lowered for this GPU), triton-bytes (the SM80/86 path, forced),
+triton-sm80 / -sm86 / -sm89 / -sm120 (that arch's whole Triton program: SGLANG_SM120_DSA_TRITON_ARCH, mma.sync;
+Hopper emulates FP8 mma.sync, so sm89/sm120 times there are not those GPUs'), tilelang-sm120 (the TileLang family in
 SM120 instruction mode: SM120's mma.sync program compiled for sm_90a without wgmma), sglang-tilelang (SGLang 0.5.23's
 ``tilelang_fp8_paged_mqa_logits``, next_n 1 only, compiled in the same SM120 mode; see ``sglang_tilelang``),
 torch (the reference; small cases only). Times are medians with a cold L2 (testing/bench.py) of CUDA-graph
@@ -42,7 +42,8 @@ from sglang_sm120_dsa.testing.bench import timed
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
 FAMILY = {"triton": ("triton", "native"), "triton-portable": ("triton", "portable"),
-          "triton-bytes": ("triton", "bytes"), "triton-sm80": ("triton", "sm80"), "triton-sm89": ("triton", "sm89"),
+          "triton-bytes": ("triton", "bytes"), "triton-sm80": ("triton", "sm80"), "triton-sm86": ("triton", "sm86"),
+          "triton-sm89": ("triton", "sm89"),
           "triton-sm120": ("triton", "sm120"), "tilelang-sm120": ("tilelang", "sm120"), "torch": ("torch", "auto")}
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.metadata
 import itertools
 import math
@@ -37,12 +38,16 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.testing.bench import timed
+from sglang_sm120_dsa.triton import aot
 from sglang_sm120_dsa.triton import launch
 from sglang_sm120_dsa.triton.config import MODE_NAMES
+from sglang_sm120_dsa.triton.config import arch_of
 from sglang_sm120_dsa.triton.config import paged_family
+from sglang_sm120_dsa.triton.config import rows_per_group
 from sglang_sm120_dsa.triton.config import table as shipped_table
 from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
 from sglang_sm120_dsa.triton.variants import modes_for
+from sglang_sm120_dsa.triton.variants import paged_variant
 
 
 def _tile(block_t, num_warps, num_stages, maxnreg, programs_per_sm):
@@ -52,14 +57,16 @@ def _tile(block_t, num_warps, num_stages, maxnreg, programs_per_sm):
 
 # Candidates per rows class that fit an H100/H200 SM (228 KB shared memory, 64K registers) at their
 # programs_per_sm: shared memory grows with block_t x (num_stages - 1), and maxnreg x threads x programs <= 64K.
+# (Smaller SMs take each with fewer programs, see fitted; the 2-stage 64-token tiles are for them.)
 TILES = {1: [_tile(128, 4, 2, 128, 4), _tile(128, 4, 3, 168, 3), _tile(64, 4, 3, 128, 4), _tile(64, 4, 4, 128, 4),
-             _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 5, 128, 4)],
+             _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 5, 128, 4), _tile(64, 4, 2, 168, 3)],
          2: [_tile(128, 4, 2, 128, 4), _tile(64, 4, 3, 168, 3), _tile(64, 4, 4, 168, 3), _tile(64, 4, 3, 128, 4),
-             _tile(64, 8, 3, 128, 2)]}
+             _tile(64, 8, 3, 128, 2), _tile(64, 4, 2, 168, 3)]}
 # Each 64-token candidate also as a one-page entry (a second variant, used where a 64-token page holds the tile)
 TILES = {rows: tiles + [{**t, "one_page": True} for t in tiles if t["block_t"] == 64] for rows, tiles in TILES.items()}
 SPLITS = (128, 256, 512, 1024)
 OTHER_MODES_BUCKET = 128
+ARCH = 0  # the arch whose program is tuned (main)
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
 BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],
            32: [(32, 8192, 1), (32, 32768, 1), (32, 8192, 2), (32, 32768, 2)],
@@ -102,15 +109,46 @@ class Paged:
         return timed(lambda: launch.paged_mqa_logits(call, out, tiles, mode), reps=20)[0]
 
 
+@functools.cache
+def _compiled(variant, arch: int):
+    return aot.compile_variant(variant, arch)
+
+
+def fitted(arch: int, tiles: dict, mode: int, rows: int) -> dict | None:
+    """``tiles`` with ``programs_per_sm`` lowered to what fits one SM of ``arch`` (compiled for ``arch``: its shared
+    memory and registers), or None: the candidates are sized for Hopper's SM, and a table must not ask for more
+    programs than an SM holds (aot.occupancy_problems). A one-page entry's other variant (smaller pages) gets its own
+    count where fewer of it fit (``programs_per_sm_multi_page``, config.programs_per_sm)."""
+    group = rows_per_group(64, 1 if rows == 1 else 2)
+    counts = {}
+    for one in {False, bool(tiles.get("one_page"))}:
+        variant = paged_variant(arch, mode, 64, 128, group, tiles, one)
+        counts[one] = tiles["programs_per_sm"]
+        while counts[one] and not aot.fits_sm(arch, _compiled(variant, arch), variant, counts[one]):
+            counts[one] -= 1
+    if not all(counts.values()):
+        return None
+    out = {**tiles, "programs_per_sm": counts[bool(tiles.get("one_page"))]}
+    if counts[False] < out["programs_per_sm"]:
+        out["programs_per_sm_multi_page"] = counts[False]
+    return out
+
+
 def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
 def _best_tiles(cases, split, candidates, mode, name):
     """(geomean, tiles) of the candidate fastest on ``cases`` at ``split``; failures (e.g. shared memory) skipped."""
-    scored = []
-    for tiles in candidates:
+    scored, seen = [], []
+    for candidate in candidates:
         try:
+            tiles = fitted(ARCH, candidate, mode, cases[0].rows)
+            if tiles is None or tiles in seen:  # (lowered onto another candidate)
+                print(f"  paged {name} split={split} {candidate}: " + (f"no program fits one sm_{ARCH} SM"
+                                                                       if tiles is None else f"as {tiles}"))
+                continue
+            seen.append(tiles)
             times = [case.time(split, tiles, mode) for case in cases]
         except Exception as e:
             print(f"  paged {name} split={split} {tiles}: {type(e).__name__}: {str(e)[:100]}")
@@ -214,11 +252,15 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("tune_triton: needs a CUDA GPU", file=sys.stderr)
         return 2
+    global ARCH
+    arch = ARCH = arch_of(torch.device("cuda", torch.cuda.current_device()))  # SGLANG_SM120_DSA_TRITON_ARCH's, if set
     major, minor = torch.cuda.get_device_capability()
-    arch = major * 10 + minor
-    meta = {"generated_by": "scripts/tune_triton.py", "gpu": torch.cuda.get_device_name(), "tuned": True,
+    emulated = arch != major * 10 + minor
+    meta = {"generated_by": "scripts/tune_triton.py", "gpu": torch.cuda.get_device_name(), "tuned": not emulated,
             "triton": importlib.metadata.version("triton"), "torch": torch.__version__,
             "date": datetime.date.today().isoformat(), "cases": "H=64, D=128, block_kv=64"}
+    if emulated:  # another arch's program on this GPU: its MMA and tables, this GPU's memory system and SMs
+        meta["program_of"] = f"sm_{arch}, run on sm_{major}{minor} (SGLANG_SM120_DSA_TRITON_ARCH)"
     names = {MODE_NAMES[m]: m for m in modes_for(arch)}
     modes = list(names.values())
     if args.modes:

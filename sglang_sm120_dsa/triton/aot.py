@@ -24,6 +24,7 @@ from .config import REGISTERS_PER_SM
 from .config import SMEM_PER_BLOCK
 from .config import SMEM_PER_SM
 from .config import SMEM_RESERVED_PER_BLOCK
+from .config import programs_per_sm
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -159,6 +160,18 @@ def registers(cubin: bytes) -> int:
     return int(re.search(r"REG:(\d+)", _cuobjdump(cubin, "--dump-resource-usage")).group(1))
 
 
+def sm_footprint(kernel, variant: Variant, programs: int, per_thread: int | None = None) -> tuple[int, int]:
+    """(shared memory bytes, registers) that ``programs`` resident programs of a compiled variant take on one SM."""
+    per_thread = registers(kernel.asm["cubin"]) if per_thread is None else per_thread
+    return (programs * (kernel.metadata.shared + SMEM_RESERVED_PER_BLOCK),
+            programs * 32 * variant.num_warps * per_thread)
+
+
+def fits_sm(arch: int, kernel, variant: Variant, programs: int) -> bool:
+    shared, regs = sm_footprint(kernel, variant, programs)
+    return shared <= SMEM_PER_SM[arch] and regs <= REGISTERS_PER_SM
+
+
 def occupancy_problems(arch: int, compiled: dict) -> list[str]:
     """Paged tile entries whose ``programs_per_sm`` programs do not fit one SM together: an SM that holds fewer
     runs the rest after them, so a table must never ask for more (``compiled``: variant -> compiled kernel)."""
@@ -169,9 +182,9 @@ def occupancy_problems(arch: int, compiled: dict) -> list[str]:
             continue
         if variant not in per_thread:
             per_thread[variant] = registers(kernel.asm["cubin"])
-        programs = tile["programs_per_sm"]
-        shared = programs * (kernel.metadata.shared + SMEM_RESERVED_PER_BLOCK)
-        regs = programs * 32 * variant.num_warps * per_thread[variant]
+        programs = tile["programs_per_sm"] if variant.kernel == "paged_sm90" else programs_per_sm(
+            tile, variant.get("ONE_PAGE"))
+        shared, regs = sm_footprint(kernel, variant, programs, per_thread[variant])
         if shared > SMEM_PER_SM[arch] or regs > REGISTERS_PER_SM:
             problems.append(f"sm_{arch} {variant.describe()} x {programs} programs per SM: {shared} bytes of shared "
                             f"memory (SM: {SMEM_PER_SM[arch]}), {regs} registers (SM: {REGISTERS_PER_SM})")

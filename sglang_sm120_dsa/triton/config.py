@@ -177,6 +177,14 @@ def one_page(block_kv: int, tiles: dict) -> bool:
     return bool(tiles.get("one_page")) and block_kv >= tiles["block_t"]
 
 
+def programs_per_sm(tiles: dict, one: bool) -> int:
+    """Programs per SM of a paged tile entry for its variant with ``ONE_PAGE`` = ``one``: ``programs_per_sm``, and
+    for a ``one_page`` entry's other variant (pages smaller than a tile) ``programs_per_sm_multi_page`` where set.
+    With Triton 3.9 that variant takes 8-16 KB more shared memory (its decoded key tile gets a buffer of its own), so
+    on 99 KB SMs one count for both left SGLang's 64-token pages at half the programs that fit them."""
+    return tiles.get("programs_per_sm_multi_page", tiles["programs_per_sm"]) if not one else tiles["programs_per_sm"]
+
+
 def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens: int) -> dict:
     section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
     return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)

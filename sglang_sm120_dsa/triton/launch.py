@@ -26,6 +26,7 @@ from .config import metadata_launch
 from .config import one_page
 from .config import paged_family
 from .config import paged_tiles
+from .config import programs_per_sm
 from .config import ragged_block_q
 from .config import ragged_tiles
 from .config import rows_per_group
@@ -127,7 +128,8 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     q_sf = _q_sf(call)
     idx = call.indices if call.indices is not None else call.context_lens
     num_sms = call.schedule_meta.shape[0] - 1
-    grid = (num_sms * tiles["programs_per_sm"],)
+    one = one_page(call.block_kv, tiles)
+    programs = programs_per_sm(tiles, one)
     out_bf16 = int(out.dtype == torch.bfloat16)
     lower = lowering(arch, call.q.device)
     sm90 = sm90_applies(call, arch, mode, tiles)
@@ -136,15 +138,15 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     if call.block_table.shape[1] > 0 and sm90:
         _paged_sm90(call, out, sm90, family, num_sms)
     elif call.block_table.shape[1] > 0:
-        _dsa_paged_mqa_logits_kernel[grid](
+        _dsa_paged_mqa_logits_kernel[(num_sms * programs,)](
             _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,
             call.block_table, call.schedule_meta, idx, _bytes(out),
             call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
             call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
             call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
-            log2_split(family), tiles["programs_per_sm"],
+            log2_split(family), programs,
             H=call.num_heads, D=call.head_dim, ROWS=group, BLOCK_T=tiles["block_t"],
-            ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one_page(call.block_kv, tiles),
+            ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one,
             ASM=_ASM, WGMMA=wgmma(arch), SPLIT=split_heads(arch, mode, call.num_heads, group), **_options(tiles, lower))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](

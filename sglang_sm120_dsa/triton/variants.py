@@ -37,7 +37,8 @@ from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.paged_sm90 import BLOCK_T as SM90_BLOCK_T
 
-__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "sm90_entries_and_variants"]
+__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "paged_variant",
+           "sm90_entries_and_variants"]
 
 
 def _probes(op: str, arch: int | None) -> list[float]:
@@ -88,13 +89,19 @@ def paged_tiles_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPP
                 tiles = {tuple(sorted((k, v) for k, v in paged_tiles(arch, mode, heads, next_n, t).items()
                                       if k != "sm90")) for t in probes}  # (the tl kernel's tiles)
                 for tile, head_dim in itertools.product(map(dict, tiles), PAGED_HEAD_DIMS):
-                    for one in sorted({one_page(block_kv, tile) for block_kv in block_kvs}):
-                        const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]),
-                                 ("ATOM", ATOM), ("MODE", mode), ("NUM_STAGES", tile["num_stages"]),
-                                 ("ONE_PAGE", one), ("ASM", True), ("WGMMA", wgmma(arch)),
-                                 ("SPLIT", split_heads(arch, mode, heads, rows)))
-                        out.append((tile, Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))))
+                    out += [(tile, paged_variant(arch, mode, heads, head_dim, rows, tile, one))
+                            for one in sorted({one_page(block_kv, tile) for block_kv in block_kvs})]
     return list({(tuple(sorted(t.items())), v): (t, v) for t, v in out}.values())
+
+
+def paged_variant(arch: int | None, mode: int, heads: int, head_dim: int, rows: int, tile: dict, one: bool
+                  ) -> Variant:
+    """The tl paged kernel's variant for a tile entry (``rows``: :func:`config.rows_per_group`; ``one``: ONE_PAGE),
+    as the launcher specializes it."""
+    const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]), ("ATOM", ATOM),
+             ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ONE_PAGE", one), ("ASM", True),
+             ("WGMMA", wgmma(arch)), ("SPLIT", split_heads(arch, mode, heads, rows)))
+    return Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))
 
 
 def sm90_entries_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV

@@ -54,6 +54,8 @@ def test_table_is_valid(path: pathlib.Path) -> None:
                 if paged:  # whether they fit one SM together: tests/cpu/test_triton_aot.py
                     assert 1 <= tiles["programs_per_sm"] <= 8
                     assert tiles.get("one_page", False) in (False, True)
+                    if "programs_per_sm_multi_page" in tiles:  # (only an entry with two variants has two counts)
+                        assert tiles.get("one_page") and 1 <= tiles["programs_per_sm_multi_page"] <= 8
 
 
 def test_loader_reads_the_installed_tables_and_warns_for_untuned_arches(caplog) -> None:
@@ -304,3 +306,14 @@ def test_split_heads_rule() -> None:
         assert not split_heads(arch, MODE_BYTES.value, 16, 1) and not split_heads(arch, MODE_BYTES.value, 64, 2)
     for arch in (90, 100, 103):
         assert not split_heads(arch, MODE_BYTES.value, 64, 1) and not split_heads(arch, MODE_FP4.value, 64, 1)
+
+
+def test_programs_per_sm_per_page_form() -> None:
+    """A one-page entry's count serves its one-page variant; its other variant takes ``programs_per_sm_multi_page``
+    where set (fewer fit), else the same count."""
+    from sglang_sm120_dsa.triton.config import programs_per_sm
+
+    entry = {"block_t": 64, "programs_per_sm": 2, "one_page": True, "programs_per_sm_multi_page": 1}
+    assert programs_per_sm(entry, True) == 2 and programs_per_sm(entry, False) == 1
+    plain = {"block_t": 64, "programs_per_sm": 3, "one_page": True}
+    assert programs_per_sm(plain, True) == programs_per_sm(plain, False) == 3

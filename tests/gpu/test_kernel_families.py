@@ -1,9 +1,9 @@
 """The kernel families on a GPU, one parameter per instruction path: Triton's FP8 paths (native, which on SM90 runs
 the Gluon wgmma kernel where the tables enable it; ``portable``, native without it; and the SM80 byte path forced,
-all three lowered for the GPU at hand, wgmma on Hopper), the whole Triton programs of SM80, SM89 and SM120
-(``sm80``/``sm89``/``sm120``: SGLANG_SM120_DSA_TRITON_ARCH, their tables and operand modes lowered for that arch,
-mma.sync), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without wgmma); MXFP4 on every
-path that has it.
+all three lowered for the GPU at hand, wgmma on Hopper), the whole Triton programs of SM80, SM86, SM89 and SM120
+(``sm80``/``sm86``/``sm89``/``sm120``: SGLANG_SM120_DSA_TRITON_ARCH, their tables and operand modes lowered for
+that arch, mma.sync), and TileLang in SM120 mode (SM120's mma.sync program compiled for sm_90a without wgmma);
+MXFP4 on every path that has it.
 
 Against the PyTorch reference on the whole contract, against DeepGEMM (SM90) on its own grid, for determinism,
 CUDA-graph capture, independence from the SM count, 64-bit addressing and top-k agreement. Thresholds: calc_diff
@@ -30,7 +30,8 @@ from sglang_sm120_dsa.testing.bench import capture
 NEG_INF = float("-inf")
 # "family-mode": Triton's FP8 operand paths, other archs' whole Triton programs (SGLANG_SM120_DSA_TRITON_ARCH: tables,
 # operand mode, lowering; mma.sync) and TileLang's SM120 instruction set (when tilelang is installed)
-PATHS = ["triton-native", "triton-portable", "triton-bytes", "triton-sm80", "triton-sm89", "triton-sm120"] + (
+PATHS = ["triton-native", "triton-portable", "triton-bytes", "triton-sm80", "triton-sm86", "triton-sm89",
+         "triton-sm120"] + (
     ["tilelang-sm120"] if importlib.util.find_spec("tilelang") else [])
 # FP4 has one operand mode: Hopper's program, and the mma.sync programs of the other archs
 FP4_PATHS = [p for p in PATHS if p not in ("triton-bytes", "triton-portable")]
