@@ -38,6 +38,7 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
 from sglang_sm120_dsa.testing.bench import timed
+from sglang_sm120_dsa.testing.families import family_env
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
 RAGGED_CASES = [(2048, 8192), (4096, 32768), (8192, 65536)]
@@ -48,14 +49,7 @@ FAMILY = {"triton": ("triton", "native"), "triton-portable": ("triton", "portabl
 
 
 def use(provider: str) -> None:
-    impl, mode = FAMILY[provider]
-    emulated = impl == "triton" and mode.startswith("sm")  # another arch's Triton program
-    os.environ["SGLANG_SM120_DSA_IMPL"] = impl
-    fp8 = "native" if mode == "portable" else "auto" if emulated else mode  # portable: without the SM90 Gluon kernel
-    os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = fp8 if impl == "triton" else "auto"
-    os.environ["SGLANG_SM120_DSA_TRITON_SM90"] = "off" if mode == "portable" else "auto"
-    os.environ["SGLANG_SM120_DSA_TRITON_ARCH"] = mode if emulated else "auto"
-    os.environ["SGLANG_SM120_DSA_TILELANG_MODE"] = mode if impl == "tilelang" else "auto"
+    os.environ.update(family_env(*FAMILY[provider]))
 
 
 @functools.cache

@@ -66,7 +66,6 @@ TILES = {1: [_tile(128, 4, 2, 128, 4), _tile(128, 4, 3, 168, 3), _tile(64, 4, 3,
 TILES = {rows: tiles + [{**t, "one_page": True} for t in tiles if t["block_t"] == 64] for rows, tiles in TILES.items()}
 SPLITS = (128, 256, 512, 1024)
 OTHER_MODES_BUCKET = 128
-ARCH = 0  # the arch whose program is tuned (main)
 # batch-size bucket (upper bound) -> (batch, context, next_n) cases it is tuned on
 BUCKETS = {8: [(1, 8192, 1), (1, 65536, 1), (8, 32768, 1), (1, 65536, 2), (8, 32768, 2)],
            32: [(32, 8192, 1), (32, 32768, 1), (32, 8192, 2), (32, 32768, 2)],
@@ -123,9 +122,7 @@ def fitted(arch: int, tiles: dict, mode: int, rows: int) -> dict | None:
     counts = {}
     for one in {False, bool(tiles.get("one_page"))}:
         variant = paged_variant(arch, mode, 64, 128, group, tiles, one)
-        counts[one] = tiles["programs_per_sm"]
-        while counts[one] and not aot.fits_sm(arch, _compiled(variant, arch), variant, counts[one]):
-            counts[one] -= 1
+        counts[one] = min(tiles["programs_per_sm"], aot.max_programs(arch, _compiled(variant, arch), variant))
     if not all(counts.values()):
         return None
     out = {**tiles, "programs_per_sm": counts[bool(tiles.get("one_page"))]}
@@ -138,20 +135,20 @@ def geomean(values):
     return math.exp(sum(math.log(v) for v in values) / len(values))
 
 
-def _best_tiles(cases, split, candidates, mode, name):
+def _best_tiles(arch, cases, split, candidates, mode, name):
     """(geomean, tiles) of the candidate fastest on ``cases`` at ``split``; failures (e.g. shared memory) skipped."""
     scored, seen = [], []
     for candidate in candidates:
         try:
-            tiles = fitted(ARCH, candidate, mode, cases[0].rows)
+            tiles = fitted(arch, candidate, mode, cases[0].rows)
             if tiles is None or tiles in seen:  # (lowered onto another candidate)
-                print(f"  paged {name} split={split} {candidate}: " + (f"no program fits one sm_{ARCH} SM"
+                print(f"  paged {name} split={split} {candidate}: " + (f"no program fits one sm_{arch} SM"
                                                                        if tiles is None else f"as {tiles}"))
                 continue
             seen.append(tiles)
             times = [case.time(split, tiles, mode) for case in cases]
         except Exception as e:
-            print(f"  paged {name} split={split} {tiles}: {type(e).__name__}: {str(e)[:100]}")
+            print(f"  paged {name} split={split} {candidate}: {type(e).__name__}: {str(e)[:100]}")
             continue
         scored.append((geomean(times), tiles))
         cells = " ".join(f"{t * 1e6:7.1f}" for t in times)
@@ -171,7 +168,7 @@ def tune_paged(arch: int) -> dict:
         cases = {rows: [case for case in prepared if case.rows == rows] for rows in (1, 2)}
         by_split = []
         for split in SPLITS:
-            picks = {rows: _best_tiles(cases[rows], split, TILES[rows], mode0, name0) for rows in (1, 2)}
+            picks = {rows: _best_tiles(arch, cases[rows], split, TILES[rows], mode0, name0) for rows in (1, 2)}
             n = {rows: len(cases[rows]) for rows in (1, 2)}
             score = math.exp(sum(math.log(picks[r][0]) * n[r] for r in (1, 2)) / sum(n.values()))
             by_split.append((score, split, picks))
@@ -185,7 +182,7 @@ def tune_paged(arch: int) -> dict:
             for rows in (1, 2):
                 spec = next(c for c in specs if rows_class(c[2]) == rows)
                 case = Paged(*spec, fp4=mode == MODE_FP4.value)
-                best[(name, rows, "inf")] = _best_tiles([case], split, TILES[rows], mode, name)[1]
+                best[(name, rows, "inf")] = _best_tiles(arch, [case], split, TILES[rows], mode, name)[1]
         print(f"best B<={bound}: split {split}; " + "; ".join(f"{k[0]} rows {k[1]}: {v}" for k, v in best.items()
                                                             if k[2] == str(bound)), flush=True)
         del cases, prepared
@@ -207,7 +204,7 @@ def retune_paged_modes(arch: int, modes: list[int]) -> dict:
             split = paged_family(arch, specs[0][0])["split_kv"]  # what the launcher uses for the bucket's batches
             for rows in (1, 2):
                 cases = [Paged(*c, fp4=mode == MODE_FP4.value) for c in specs if rows_class(c[2]) == rows]
-                tiles = _best_tiles(cases, split, TILES[rows], mode, name)[1]
+                tiles = _best_tiles(arch, cases, split, TILES[rows], mode, name)[1]
                 for key in (key for key, r in ROWS_KEYS if r == rows):
                     section[key][str(bound)] = _entry(key, tiles)
                 print(f"best {name} B<={bound} rows {rows}: {tiles}", flush=True)
@@ -252,8 +249,7 @@ def main() -> int:
     if not torch.cuda.is_available():
         print("tune_triton: needs a CUDA GPU", file=sys.stderr)
         return 2
-    global ARCH
-    arch = ARCH = arch_of(torch.device("cuda", torch.cuda.current_device()))  # SGLANG_SM120_DSA_TRITON_ARCH's, if set
+    arch = arch_of(torch.device("cuda", torch.cuda.current_device()))  # SGLANG_SM120_DSA_TRITON_ARCH's, if set
     major, minor = torch.cuda.get_device_capability()
     emulated = arch != major * 10 + minor
     meta = {"generated_by": "scripts/tune_triton.py", "gpu": torch.cuda.get_device_name(), "tuned": not emulated,

@@ -13,14 +13,11 @@ def family(monkeypatch):
     rest of the test."""
 
     def use(name: str, mode: str = "auto") -> None:
-        monkeypatch.setenv("SGLANG_SM120_DSA_IMPL", name)
-        portable = name == "triton" and mode == "portable"
-        emulated = name == "triton" and mode.startswith("sm")  # another arch's program (TRITON_ARCH)
-        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "off" if portable else "auto")
-        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_ARCH", mode if emulated else "auto")
-        fp8 = "native" if portable else mode if name == "triton" and not emulated else "auto"
-        monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_FP8", fp8)
-        monkeypatch.setenv("SGLANG_SM120_DSA_TILELANG_MODE", mode if name == "tilelang" else "auto")
+        # (imported here, not at import: tests/cpu sets TRITON_INTERPRET before the package loads its kernels)
+        from sglang_sm120_dsa.testing.families import family_env
+
+        for key, value in family_env(name, mode).items():
+            monkeypatch.setenv(key, value)
 
     return use
 

@@ -167,9 +167,10 @@ def sm_footprint(kernel, variant: Variant, programs: int, per_thread: int | None
             programs * 32 * variant.num_warps * per_thread)
 
 
-def fits_sm(arch: int, kernel, variant: Variant, programs: int) -> bool:
-    shared, regs = sm_footprint(kernel, variant, programs)
-    return shared <= SMEM_PER_SM[arch] and regs <= REGISTERS_PER_SM
+def max_programs(arch: int, kernel, variant: Variant) -> int:
+    """How many programs of a compiled variant one SM of ``arch`` holds together (shared memory, registers)."""
+    shared, regs = sm_footprint(kernel, variant, 1)
+    return min(SMEM_PER_SM[arch] // shared, REGISTERS_PER_SM // regs)
 
 
 def occupancy_problems(arch: int, compiled: dict) -> list[str]:
@@ -182,8 +183,7 @@ def occupancy_problems(arch: int, compiled: dict) -> list[str]:
             continue
         if variant not in per_thread:
             per_thread[variant] = registers(kernel.asm["cubin"])
-        programs = tile["programs_per_sm"] if variant.kernel == "paged_sm90" else programs_per_sm(
-            tile, variant.get("ONE_PAGE"))
+        programs = programs_per_sm(tile, bool(variant.get("ONE_PAGE")))  # (an sm90 entry has one count)
         shared, regs = sm_footprint(kernel, variant, programs, per_thread[variant])
         if shared > SMEM_PER_SM[arch] or regs > REGISTERS_PER_SM:
             problems.append(f"sm_{arch} {variant.describe()} x {programs} programs per SM: {shared} bytes of shared "
@@ -289,13 +289,13 @@ _WGMMA_SASS = re.compile(r"\b[HQ]GMMA\b")
 _PATH = re.compile(r'"/[^"]*"')  # source locations: a cache hit may carry another checkout's (see same_lowering)
 
 
-def emulation_problems(arch: int, device: int = 90, lowered_for: str | None = "") -> list[str]:
+def emulation_problems(arch: int, device: int = 90, lower: bool = True) -> list[str]:
     """Whether ``SGLANG_SM120_DSA_TRITON_ARCH=sm<arch>`` runs ``arch``'s own program on a ``device`` GPU: for one
     variant per (kernel, operand mode) of ``arch``, the compile for ``device`` lowered for ``arch`` must have that
-    arch's TritonGPU and LLVM IR, and SASS with ``mma.sync`` (HMMA), no wgmma. ``lowered_for`` overrides the
-    ``arch`` option (None: none; the tests' negative case)."""
+    arch's TritonGPU and LLVM IR, and SASS with ``mma.sync`` (HMMA), no wgmma. ``lower=False`` drops Triton's
+    ``arch`` option (the tests' negative case)."""
     problems, seen = [], set()
-    lowered_for = f"sm{arch}" if lowered_for == "" else lowered_for
+    lowered_for = f"sm{arch}" if lower else None
     for variant in kernel_variants(arch):
         key = (variant.kernel, variant.get("MODE"))
         if variant.kernel not in ("paged", "ragged") or key in seen:

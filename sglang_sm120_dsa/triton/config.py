@@ -69,7 +69,12 @@ def device_arch(device: torch.device) -> int | None:
     """``major * 10 + minor`` of a CUDA device; None for CPU tensors (the Triton interpreter)."""
     if device.type != "cuda":
         return None
-    major, minor = torch.cuda.get_device_capability(device)
+    return _capability(torch.cuda.current_device() if device.index is None else device.index)
+
+
+@functools.cache
+def _capability(index: int) -> int:  # (every launch asks: a lookup, not a driver query)
+    major, minor = torch.cuda.get_device_capability(index)
     return major * 10 + minor
 
 
@@ -83,8 +88,8 @@ def emulated_arch(device: torch.device) -> int | None:
     """The arch ``SGLANG_SM120_DSA_TRITON_ARCH`` asks for on a CUDA ``device`` (None: the device's own). Its
     program must fit the device: that arch's tiles need its shared memory, and its FP8 operands FP8 MMA."""
     forced = envs.TRITON_ARCH.choice()
-    own = device_arch(device)
-    if forced == "auto" or own is None:
+    own = None if forced == "auto" else device_arch(device)
+    if own is None:
         return None
     arch = int(forced[2:])
     if SMEM_PER_BLOCK.get(own, 0) < SMEM_PER_BLOCK[arch] or (native_fp8(arch) and not native_fp8(own)):

@@ -112,11 +112,11 @@ def test_the_lowering_check_ignores_source_paths() -> None:
     assert _check_121_with_changed_source_ptx("source paths") == []
 
 
-def _emulation_problems(arch: int, lowered_for) -> list[str]:
+def _emulation_problems(arch: int, lower: bool) -> list[str]:
     os.environ.pop("TRITON_INTERPRET", None)
     from sglang_sm120_dsa.triton.aot import emulation_problems
 
-    return emulation_problems(arch, 90, lowered_for)
+    return emulation_problems(arch, 90, lower)
 
 
 @pytest.mark.parametrize("arch", [80, 89, 120])
@@ -124,9 +124,9 @@ def test_emulated_arch_runs_that_archs_program_on_sm90(arch) -> None:
     """SGLANG_SM120_DSA_TRITON_ARCH on Hopper: the arch's own TritonGPU and LLVM IR, mma.sync in the SASS; without
     the lowering option the same compile is Hopper's program (the check can fail)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        assert pool.submit(_emulation_problems, arch, "").result() == []
+        assert pool.submit(_emulation_problems, arch, True).result() == []
         if arch == 89:
-            unlowered = pool.submit(_emulation_problems, arch, None).result()
+            unlowered = pool.submit(_emulation_problems, arch, False).result()
             assert any("ttgir differs" in p for p in unlowered) and any("not mma.sync" in p for p in unlowered)
 
 

@@ -241,12 +241,15 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     if MODE != MODE_FP4:
         kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
     if PER_ROW:
-        _store_row(out_ptr, k, q, w, q1, w1, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
-                   tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE, SPLIT)
+        logits = _head_sum(k, q, w)
+        if SPLIT:  # (q1, w1: the row's other half of the heads)
+            logits += _head_sum(k, q1, w1)
+        _store_row(out_ptr, logits, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
+                   tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
         if ROWS == 2:
-            _store_row(out_ptr, k, q1, w1, q1, w1, kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
+            _store_row(out_ptr, _head_sum(k, q1, w1), kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
                        tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
-                       tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE, False)
+                       tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
     else:
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
         weighted = tl.maximum(scores, 0.0) * w[None, :]
@@ -331,14 +334,16 @@ def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.const
 
 
 @triton.jit
-def _store_row(out_ptr, k, q, w, q2, w2, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr,
-               SPLIT: tl.constexpr):
-    """One query row's logits for a key tile: dot [BLOCK_T, H], ReLU, head weights, head sum, key scale, -inf past
-    the row's length, stored from the MMA's row layout where ``store``. ``SPLIT``: the heads are in two halves,
-    ``q, w`` and ``q2, w2``, a dot each (see _task)."""
-    logits = tl.sum(tl.maximum(tl.dot(k, tl.trans(q)), 0.0) * w[None, :], axis=1)  # [BLOCK_T]
-    if SPLIT:
-        logits += tl.sum(tl.maximum(tl.dot(k, tl.trans(q2)), 0.0) * w2[None, :], axis=1)
+def _head_sum(k, q, w):
+    """One query row's scores for a key tile over the heads of ``q``: dot [BLOCK_T, heads], ReLU, head weights, sum
+    (in the MMA's row layout)."""
+    return tl.sum(tl.maximum(tl.dot(k, tl.trans(q)), 0.0) * w[None, :], axis=1)  # [BLOCK_T]
+
+
+@triton.jit
+def _store_row(out_ptr, logits, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr):
+    """One query row's logits for a key tile (:func:`_head_sum`): key scale, -inf past the row's length, stored from
+    the MMA's row layout where ``store``."""
     if MODE != MODE_FP4:
         logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])
     logits = tl.where(tok < valid_len, logits, float("-inf"))
