@@ -46,9 +46,19 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
+def _triton_version() -> str:
+    """The imported Triton's version: a copy on ``PYTHONPATH`` (which compiles the kernels) may differ from the
+    installed distribution."""
+    try:
+        import triton
+    except ImportError:
+        return "not installed"
+    return triton.__version__
+
+
 def print_environment(device: torch.device) -> None:
     print(f"sglang-sm120-dsa {__version__}")
-    print(f"  python {platform.python_version()}, torch {torch.__version__}, triton {_version('triton')}, "
+    print(f"  python {platform.python_version()}, torch {torch.__version__}, triton {_triton_version()}, "
           f"tilelang {_version('tilelang')}, sglang {_version('sglang')}, deep_gemm {_version('sgl-deep-gemm')}")
     if torch.cuda.is_available():
         print(f"  device: {dispatch.describe_device(device)}")

@@ -201,9 +201,10 @@ _EXPECTED = {
                 100: ("tcgen05.mma", "UTCHMMA"), 120: _FP16_MMA, 121: _FP16_MMA},
 }
 _FP8_PTX_TYPES = ("e4m3", "e5m2")
-# On sm_90 (Triton's wgmma) the byte path's decoded keys must reach the MMA from registers (decode._bytes_operand):
-# not through shared memory (wgmma reading operand A there) nor a layout conversion into its fragment. The check
-# names sm_90 itself rather than asking config.wgmma, so that a wrong answer there fails it.
+# On sm_90 (Triton's wgmma), and wherever a variant decodes into the fragment's order (config.fragment_order), the
+# byte path's decoded keys must reach the MMA from registers (decode._bytes_operand): not through shared memory
+# (wgmma reading operand A there) nor a layout conversion into its fragment. The check names sm_90 itself rather
+# than asking config.wgmma, so that a wrong answer there fails it.
 _WGMMA_A_FROM_SHARED = re.compile(r"ttng\.warp_group_dot [^\n]*\} : !ttg\.memdesc")
 _F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n]*-> tensor<[^\n]*xf16, "
                                      r"#ttg\.dot_op<\{opIdx = 0")
@@ -262,9 +263,9 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
         if arch < 89 and any(t in ptx for t in _FP8_PTX_TYPES):
             problems.append(f"{name}: FP8 types in sm_{arch} PTX")
         ttgir = kernel.asm["ttgir"]
-        if arch == 90 and variant.get("MODE") == MODE_BYTES.value and (
+        if (arch == 90 or variant.get("FRAGMENT")) and variant.get("MODE") == MODE_BYTES.value and (
                 _WGMMA_A_FROM_SHARED.search(ttgir) or _F16_FRAGMENT_CONVERTED.search(ttgir)):
-            problems.append(f"{name}: the decoded key tile goes through shared memory to the wgmma")
+            problems.append(f"{name}: the decoded key tile goes through shared memory or a conversion to the MMA")
         if sm90:  # every one: a few variants
             key = variant
         if key not in sass_done and not sass_unavailable:  # disassembly costs 0.3 s: one per (kernel, mode, D)

@@ -113,8 +113,10 @@ def native_fp8(arch: int | None) -> bool:
 
 def wgmma(arch: int | None) -> bool:
     """Whether Triton lowers ``tl.dot`` to Hopper's wgmma on ``arch`` (sm_90 only), whose key operand comes from
-    registers: the byte path then orders head_dim for its fragment (``kernels.decode._bytes_operand``). Either
-    order gives the same logits; the wrong one costs a shared-memory round trip of each tile."""
+    registers: the byte path then orders head_dim for its fragment (``kernels.decode._bytes_operand``; the paged
+    kernel: :func:`fragment_order`). Either order gives the same logits; the wrong one costs a shared-memory round
+    trip of each tile. (The ragged kernel's dots span 128 query columns, over 1 x 4 warps on mma.sync: memory
+    order there.)"""
     return arch == 90
 
 
@@ -209,8 +211,46 @@ def split_heads(arch: int | None, mode: int, heads: int, rows: int) -> bool:
     faster at H=64, 12-15% at H=32 and 128, 5% with MXFP4 (1 x 8K within noise); SM89/SM120's native FP8 program
     there ran 1-3% slower (its MMA emulated by Hopper), so native FP8 keeps one dot. Not on wgmma (sm_90) or
     tcgen05 (sm_100) archs, which lay dots out otherwise; the interpreter (None) takes it, so CPU tests cover it."""
-    mma_sync = arch is None or arch < 90 or arch in (120, 121)
-    return mma_sync and mode != MODE_NATIVE.value and rows == 1 and heads >= 32
+    return mma_sync(arch) and mode != MODE_NATIVE.value and rows == 1 and heads >= 32
+
+
+@functools.cache
+def triton_version() -> tuple[int, int]:
+    """(major, minor) of the Triton that compiles the kernels: the imported module's (a copy on ``PYTHONPATH`` may
+    differ from the installed distribution)."""
+    import triton
+
+    return tuple(int(p) for p in triton.__version__.split(".")[:2])
+
+
+def mma_sync(arch: int | None) -> bool:
+    """Whether Triton lowers ``tl.dot`` to ``mma.sync`` on ``arch`` (None: the interpreter, which stands in for
+    them in the CPU tests)."""
+    return arch is None or arch < 90 or arch in (120, 121)
+
+
+def dot_columns(heads: int, rows: int, split: bool) -> int:
+    """Query columns per ``tl.dot`` of the paged kernel (its ``QN``, kernels/paged.py): half a row's heads when
+    ``split``, a row's heads when each of up to two rows has a dot of its own, else every row's."""
+    return heads // 2 if split else heads if rows <= 2 and heads >= 16 else rows * heads
+
+
+def fragment_order(arch: int | None, mode: int, heads: int, rows: int) -> bool:
+    """Whether the paged kernel decodes bytes into the MMA fragment's K order (its ``FRAGMENT`` constexpr,
+    kernels.decode._bytes_operand) rather than memory order. On wgmma (sm_90) always. On mma.sync archs in the
+    byte mode where every dot has at most 64 query columns (split heads, a dot per row: Triton gives each warp whole
+    tokens then, warpsPerCTA [4, 1]) with Triton >= 3.9, which then takes the decoded words into a 2-wide
+    fragment in registers and loads the query fragments with ``ldmatrix``. sm_80 token loop, instructions per
+    64-token tile (H=64, 64-token pages): next_n 1 481 -> 442, next_n 2 781 -> 652 (38 spill loads and stores
+    -> 5), the decoded tile's shared-memory round trip gone. Wider dots split each token's heads over warps (2 x 2
+    or 1 x 4), which would decode each key two or four times (H=32 next_n 2: 1030 -> 1332). Triton 3.6-3.8 build
+    a 4-wide fragment for an operand made by joins: fragment order costs them more than it saves (3.8: 457 -> 602,
+    723 -> 810), so they keep memory order."""
+    if arch == 90:
+        return True
+    if not mma_sync(arch) or mode != MODE_BYTES.value or triton_version() < (3, 9):
+        return False
+    return dot_columns(heads, rows, split_heads(arch, mode, heads, rows)) <= 64
 
 
 def rows_per_group(heads: int, rows: int) -> int:

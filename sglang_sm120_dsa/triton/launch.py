@@ -20,6 +20,7 @@ from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import arch_of
 from .config import fp8_mode
+from .config import fragment_order
 from .config import log2_split
 from .config import lowering
 from .config import metadata_launch
@@ -147,7 +148,8 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
             log2_split(family), programs,
             H=call.num_heads, D=call.head_dim, ROWS=group, BLOCK_T=tiles["block_t"],
             ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one,
-            ASM=_ASM, WGMMA=wgmma(arch), SPLIT=split_heads(arch, mode, call.num_heads, group), **_options(tiles, lower))
+            ASM=_ASM, FRAGMENT=fragment_order(arch, mode, call.num_heads, group),
+            SPLIT=split_heads(arch, mode, call.num_heads, group), **_options(tiles, lower))
     if call.clean_logits:
         _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
             call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
@@ -169,5 +171,5 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, WGMMA=wgmma(arch),
+        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, FRAGMENT=wgmma(arch),
         **_options(tiles, lowering(arch, call.q.device)))

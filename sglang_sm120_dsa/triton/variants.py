@@ -22,6 +22,7 @@ from .config import CLEAN_BLOCK
 from .config import METADATA_B_CHUNKS
 from .config import METADATA_ROW_CLASSES
 from .config import MODE_NAMES
+from .config import fragment_order
 from .config import metadata_launch
 from .config import native_fp8
 from .config import one_page
@@ -100,7 +101,7 @@ def paged_variant(arch: int | None, mode: int, heads: int, head_dim: int, rows: 
     as the launcher specializes it."""
     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]), ("ATOM", ATOM),
              ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ONE_PAGE", one), ("ASM", True),
-             ("WGMMA", wgmma(arch)), ("SPLIT", split_heads(arch, mode, heads, rows)))
+             ("FRAGMENT", fragment_order(arch, mode, heads, rows)), ("SPLIT", split_heads(arch, mode, heads, rows)))
     return Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))
 
 
@@ -141,7 +142,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True), ("WGMMA", wgmma(arch)))
+                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True), ("FRAGMENT", wgmma(arch)))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

@@ -308,6 +308,28 @@ def test_split_heads_rule() -> None:
         assert not split_heads(arch, MODE_BYTES.value, 64, 1) and not split_heads(arch, MODE_FP4.value, 64, 1)
 
 
+def test_fragment_order_rule(monkeypatch) -> None:
+    """The paged kernel's byte decoder writes the MMA fragment's K order on sm_90 (every mode: its constexpr is
+    unused outside the byte mode), and on mma.sync archs only in the byte mode, where each dot has at most 64 query
+    columns, with Triton >= 3.9 (3.6-3.8 build a 4-wide fragment, measured slower); memory order elsewhere."""
+    from sglang_sm120_dsa.triton.config import fragment_order
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
+
+    bytes_ = MODE_BYTES.value
+    monkeypatch.setattr(config, "triton_version", lambda: (3, 9))
+    for arch in (None, 80, 86, 89, 120, 121):
+        # (heads, rows): split heads (next_n 1), a dot per row of two, a small single dot; then 128 columns
+        assert all(fragment_order(arch, bytes_, h, r) for h, r in ((64, 1), (128, 1), (32, 1), (64, 2), (8, 2)))
+        assert not fragment_order(arch, bytes_, 32, 4) and not fragment_order(arch, bytes_, 16, 8), arch
+        assert not fragment_order(arch, MODE_NATIVE.value, 64, 1) and not fragment_order(arch, MODE_FP4.value, 64, 1)
+    assert all(fragment_order(90, mode, 64, 1) for mode in (bytes_, MODE_NATIVE.value, MODE_FP4.value))
+    assert not fragment_order(100, bytes_, 64, 1)
+    monkeypatch.setattr(config, "triton_version", lambda: (3, 8))
+    assert not fragment_order(80, bytes_, 64, 1) and fragment_order(90, bytes_, 64, 1)
+
+
 def test_programs_per_sm_per_page_form() -> None:
     """A one-page entry's count serves its one-page variant; its other variant takes ``programs_per_sm_multi_page``
     where set (fewer fit), else the same count."""

@@ -46,24 +46,25 @@ def compare_paged(family, case, mode, *, num_sms=4, clean=True, dtype=torch.floa
     return out
 
 
-@pytest.mark.parametrize("wgmma", [False, True])
-def test_byte_path_decodes_every_e4m3_byte_in_order(wgmma) -> None:
+@pytest.mark.parametrize("fragment", [False, True])
+def test_byte_path_decodes_every_e4m3_byte_in_order(fragment) -> None:
     """The kernels' tests cannot see how head_dim is ordered (q and keys share the decoder, and a dot product does
     not care), nor a rare byte decoded wrong by a little; this checks all 256 codes, in memory order and in the K
-    order for Hopper's wgmma, against its spec. The PTX decoder gets the same check on a GPU (tests/gpu)."""
+    order of the MMA's register fragment, against its spec. The PTX decoder gets the same check on a GPU (tests/gpu)."""
     from sglang_sm120_dsa.testing.triton_probes import assert_decoded_e4m3
     from sglang_sm120_dsa.testing.triton_probes import decode_every_e4m3_byte
 
-    assert_decoded_e4m3(*decode_every_e4m3_byte("cpu", asm=False, wgmma=wgmma))
+    assert_decoded_e4m3(*decode_every_e4m3_byte("cpu", asm=False, fragment=fragment))
 
 
 @pytest.mark.parametrize("k", [32, 64, 128])
-def test_wgmma_k_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
-    """The point of the order: lane q of a wgmma fragment row (K indices n with n % 8 // 2 == q) gets exactly the
-    contiguous quarter q of the row, so it loads whole 16-byte words; and every byte lands exactly once."""
+def test_fragment_k_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
+    """The point of the order: lane q of a wgmma or m16n8k16 fragment row (K indices n with n % 8 // 2 == q) gets
+    exactly the contiguous quarter q of the row, so it loads whole 16-byte words; and every byte lands exactly
+    once."""
     from sglang_sm120_dsa.testing.triton_probes import operand_k_order
 
-    order = operand_k_order(k, wgmma=True)
+    order = operand_k_order(k, fragment=True)
     assert sorted(order.tolist()) == list(range(k))
     assert torch.equal(order // (k // 4), torch.arange(k) % 8 // 2)
 

@@ -80,13 +80,13 @@ def reference_paged(family, case):
     return paged(case, torch.zeros(2, 2, dtype=torch.int32, device="cuda"), True, torch.float32)
 
 
-@pytest.mark.parametrize("wgmma", [False, True])
-def test_byte_path_ptx_decoder_every_e4m3_byte(wgmma) -> None:
+@pytest.mark.parametrize("fragment", [False, True])
+def test_byte_path_ptx_decoder_every_e4m3_byte(fragment) -> None:
     """The byte path's PTX decoder on all 256 codes, in its K orders (the logits tests cannot see a permutation)."""
     from sglang_sm120_dsa.testing.triton_probes import assert_decoded_e4m3
     from sglang_sm120_dsa.testing.triton_probes import decode_every_e4m3_byte
 
-    assert_decoded_e4m3(*decode_every_e4m3_byte("cuda", asm=True, wgmma=wgmma))
+    assert_decoded_e4m3(*decode_every_e4m3_byte("cuda", asm=True, fragment=fragment))
 
 
 PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen

@@ -6,9 +6,10 @@ Three operand modes (``MODE`` constexpr):
 * ``MODE_BYTES`` (SM80/86, where Triton rejects e4m3): the fp16 bits ``((b & 0x7F) << 7) | ((b & 0x80) << 8)``
   are exactly ``e4m3(b) / 256`` (subnormals included), so the dot of two decoded operands is the FP8 dot
   ``/ 65536``; the kernels fold ``BYTES_SCALE`` into the key scale. No FP8 type appears in the generated code.
-  For Hopper's wgmma the decoded operands come out with head_dim permuted (the same way for query and keys, so
-  every dot is unchanged): each lane of the MMA's register fragment then holds whole 16-byte runs of a key row,
-  and the tile goes from the loaded words to the MMA in registers (see :func:`_bytes_operand`).
+  Where the MMA's fragment allows it (Hopper's wgmma; mma.sync where config.fragment_order says so) the decoded
+  operands come out with head_dim permuted (the same way for query and keys, so every dot is unchanged): each lane
+  of the MMA's register fragment then holds whole 16-byte runs of a key row, and the tile goes from the loaded
+  words to the MMA in registers (see :func:`_bytes_operand`).
 * ``MODE_FP4``: MXFP4 e2m1 nibbles times their ue8m0 block scale, decoded to bf16. Both factors are powers of two
   times at most two significant bits, so the bf16 values and every product are exact, and one bf16 dot over the
   whole head_dim replaces a dot plus an fp32 rescale per 32-element block.
@@ -57,19 +58,18 @@ def _e4m3_byte_to_f16(word, SHIFT: tl.constexpr):
 
 
 @triton.jit
-def _bytes_operand(words, ASM: tl.constexpr, WGMMA: tl.constexpr):
+def _bytes_operand(words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     """int32 words ``[R, W]`` of e4m3 bytes -> fp16 ``[R, 4W]`` holding ``e4m3 / 256``: in memory order, or with
-    ``WGMMA`` in the K order of ``testing.triton_probes.operand_k_order(4W, True)``.
+    ``FRAGMENT`` in the K order of ``testing.triton_probes.operand_k_order(4W, True)``.
 
-    Hopper's wgmma takes the key tile from registers, in a fragment that gives each of 4 lanes per row 2
-    consecutive K values out of every 8. In memory order a lane would need 2 bytes of every 8, so Triton stores the
-    decoded tile to shared memory and reloads it in the fragment's layout. Byte ``q * K/4 + 4m + 2i + j`` (lane
-    ``q``'s quarter of the row, word ``m`` of it, value ``2i + j`` of the word) becomes K index
-    ``16m + 8i + 2q + j``: each lane's K values are its own quarter of the row, loaded as 16-byte words and decoded
-    in place. sm_90 token loop (next_n 1): 405 -> 356 instructions, the stores, ``ldmatrix`` and two barriers gone;
-    H200 64 x 64K 273 -> 207 us. A dot does not see the order: query and keys go through here alike.
-    mma.sync targets keep memory order: Triton splits a 64-token tile over 2 x 2 warps there, so an operand built
-    in the fragment would be decoded twice (sm_80 loop 535 -> 656 instructions with triton 3.9)."""
+    The MMA takes the key tile from registers, in a fragment that gives each of 4 lanes per row 2 consecutive K
+    values out of every 8 (wgmma, and mma.sync m16n8k16 with a 2-wide fragment). In memory order a lane would need 2
+    bytes of every 8, so Triton stores the decoded tile to shared memory and reloads it in the fragment's layout.
+    Byte ``q * K/4 + 4m + 2i + j`` (lane ``q``'s quarter of the row, word ``m`` of it, value ``2i + j`` of the
+    word) becomes K index ``16m + 8i + 2q + j``: each lane's K values are its own quarter of the row, loaded as
+    16-byte words and decoded in place. sm_90 token loop (next_n 1): 405 -> 356 instructions, the stores,
+    ``ldmatrix`` and two barriers gone; H200 64 x 64K 273 -> 207 us. A dot does not see the order: query and keys
+    go through here alike. Where it pays on mma.sync archs: config.fragment_order."""
     if ASM:
         v0, v1, v2, v3 = _e4m3_word_to_f16(words)
     else:
@@ -81,7 +81,7 @@ def _bytes_operand(words, ASM: tl.constexpr, WGMMA: tl.constexpr):
     K: tl.constexpr = 4 * words.shape[1]
     # join adds a last axis: [R, W, 2, 2] with (i, j) -> value 2i + j of each word
     x = tl.join(tl.join(v0, v2), tl.join(v1, v3))
-    if WGMMA:
+    if FRAGMENT:
         x = tl.permute(tl.reshape(x, [R, 4, K // 16, 2, 2]), [0, 2, 3, 1, 4])  # (q, m, i, j) -> (m, i, q, j)
     return tl.reshape(x, [R, K])
 
@@ -106,15 +106,16 @@ def load_rows(rows, mask, MODE: tl.constexpr, DQ: tl.constexpr):
 
 
 @triton.jit
-def fp8_operand(raw, MODE: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
+def fp8_operand(raw, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     """:func:`load_rows` of e4m3 values -> an operand ``tl.dot`` accepts on this arch. ``ASM`` selects the PTX byte
-    decoding (compiled code) over the pure-Triton one; ``WGMMA``: the byte path's K order (:func:`_bytes_operand`)."""
+    decoding (compiled code) over the pure-Triton one; ``FRAGMENT``: the byte path's K order
+    (:func:`_bytes_operand`)."""
     if MODE == MODE_NATIVE:
         # An e4m3-typed load (the launcher passes e4m3 views) stays in shared memory for the MMA; a bitcast of
         # bytes would route the tile through registers (measured: 196 registers per thread, 12% occupancy).
         operand = raw if raw.dtype == tl.float8e4nv else raw.to(tl.float8e4nv, bitcast=True)
     else:
-        operand = _bytes_operand(raw, ASM, WGMMA)
+        operand = _bytes_operand(raw, ASM, FRAGMENT)
     return operand
 
 
@@ -146,7 +147,7 @@ def fp4_operand(packed, words, HALF_D: tl.constexpr):
 
 
 @triton.jit
-def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr,
+def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
                    HALF_D: tl.constexpr):
     """Loaded rows of values -> a ``tl.dot`` operand: FP8 (:func:`fp8_operand`), or MXFP4 with the ue8m0 words
     loaded here from ``sf_ptrs`` (one per row, masked by ``mask`` unless it is None)."""
@@ -157,16 +158,16 @@ def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, WG
             words = tl.load(sf_ptrs, mask=mask, other=0)
         operand = fp4_operand(raw, words, HALF_D)
     else:
-        operand = fp8_operand(raw, MODE, ASM, WGMMA)
+        operand = fp8_operand(raw, MODE, ASM, FRAGMENT)
     return operand
 
 
 @triton.jit
-def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr,
+def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
                DQ: tl.constexpr):
     """The MMA's query operand ``[N, D]``: row ``qrow[n]`` (a (token, head) index) of q for the ``ok`` columns."""
     raw = load_rows(q_ptr + qrow * DQ, ok, MODE, DQ)
-    return decode_operand(raw, q_sf_ptr + qrow, ok, MODE, ASM, WGMMA, DQ)
+    return decode_operand(raw, q_sf_ptr + qrow, ok, MODE, ASM, FRAGMENT, DQ)
 
 
 @triton.jit

@@ -156,7 +156,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
           NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-          WGMMA: tl.constexpr, SPLIT: tl.constexpr):
+          FRAGMENT: tl.constexpr, SPLIT: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
     ``DQ``: bytes per (token or head) row of values; ``SPLIT``: one row's heads in two dots (config.split_heads)."""
     cap = table_width * block_kv  # tokens the block table can address
@@ -175,15 +175,15 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         ok_r = row_r < n_rows
         valid_len = tl.minimum(row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
-        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, WGMMA,
+        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, FRAGMENT,
                       DQ)
         q1, w1 = q, w  # (the second row's operands, where a group holds two rows with a dot each)
         if PER_ROW and ROWS == 2:
             q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
-                            WGMMA, DQ)
+                            FRAGMENT, DQ)
         if SPLIT:  # (the row's other half of the heads)
             q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n + QN, n_rows, H, MODE, ASM,
-                            WGMMA, DQ)
+                            FRAGMENT, DQ)
         if ONE_PAGE:
             # Every tile lies in one page (block_kv >= BLOCK_T; tiles start at multiples of BLOCK_T): its page id is
             # a scalar, loaded a tile ahead, instead of a gather from the window per row (which Triton lowers through
@@ -198,7 +198,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 # rows past the end read rows of the same page (never stored): the loads need no mask
                 slot = (t0 + tl.arange(0, BLOCK_T)) & (block_kv - 1)
                 _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r,
-                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT, ASM, WGMMA)
+                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT, ASM, FRAGMENT)
         else:
             # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv,
             # itself a multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps
@@ -220,13 +220,13 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                     page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                     _tile(kv_ptr, out_ptr, page_off, row_tok & (block_kv - 1), t0, w_end, block_kv, out_bf16, q, w,
                           q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT,
-                          ASM, WGMMA)
+                          ASM, FRAGMENT)
 
 
 @triton.jit
 def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r, valid_len,
           out_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          PER_ROW: tl.constexpr, SPLIT: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
+          PER_ROW: tl.constexpr, SPLIT: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     """Logits of the key tile of tokens ``[t0, t0 + BLOCK_T)`` (stored below ``t_end``), its keys at ``slot`` of the
     pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g`` (a dot per row where
     ``PER_ROW``, see _task)."""
@@ -236,7 +236,7 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     key_ptr, scale_ptr = _key_pointers(kv_ptr, page_off, slot, block_kv, DQ)
     # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
     load_mask = in_range if MODE == MODE_FP4 else None
-    k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE, ASM, WGMMA, DQ)
+    k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE, ASM, FRAGMENT, DQ)
     kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
     if MODE != MODE_FP4:
         kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
@@ -323,12 +323,12 @@ def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_
 
 @triton.jit
 def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
-           ASM: tl.constexpr, WGMMA: tl.constexpr, DQ: tl.constexpr):
+           ASM: tl.constexpr, FRAGMENT: tl.constexpr, DQ: tl.constexpr):
     """Query operand and head weights for the columns ``n`` (head ``n % H`` of atom row ``first + n // H``)."""
     row_n = first + n // H
     ok_n = row_n < n_rows
     qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, WGMMA, DQ)
+    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
     w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
     return q, w
 
@@ -358,7 +358,7 @@ def _dsa_paged_mqa_logits_kernel(
         log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-        WGMMA: tl.constexpr, SPLIT: tl.constexpr):
+        FRAGMENT: tl.constexpr, SPLIT: tl.constexpr):
     PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
@@ -431,7 +431,7 @@ def _dsa_paged_mqa_logits_kernel(
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
-                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, WGMMA, SPLIT)
+                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, FRAGMENT, SPLIT)
             todo -= count
             skip = 0
         else:

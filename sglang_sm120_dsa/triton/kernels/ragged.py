@@ -41,7 +41,7 @@ def _dsa_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, ks_ptr, ke_ptr, out_ptr,
         stride_w, stride_out, seq_len, seq_len_kv, width, clean, compressed, out_bf16,  #
         H: tl.constexpr, D: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, CHUNK: tl.constexpr,
-        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, WGMMA: tl.constexpr):
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     N: tl.constexpr = BLOCK_Q * H
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D
     rr = tl.arange(0, BLOCK_Q)
@@ -76,14 +76,14 @@ def _dsa_mqa_logits_kernel(
     row_n = tl.program_id(0) * BLOCK_Q + n // H
     ok_n = row_n < seq_len
     qrow = row_n.to(tl.int64) * H + n % H
-    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, WGMMA, DQ)
+    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
     w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
 
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
         k_ok = (key >= 0) & (key < seq_len_kv)
         k_raw = load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ)
-        k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, WGMMA, DQ)
+        k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT, DQ)
         scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
