@@ -30,6 +30,7 @@ import sys
 import types
 
 import torch
+import triton
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.deepgemm import as_torch
@@ -130,7 +131,7 @@ def main() -> int:
             providers.remove("sglang-tilelang")
     gpu = torch.cuda.get_device_name()
     bw = copy_bandwidth()
-    versions = f"torch {torch.__version__}, triton {importlib.metadata.version('triton')}"
+    versions = f"torch {torch.__version__}, triton {triton.__version__}"  # (the imported one: PYTHONPATH may differ)
     if deep_gemm is not None:
         versions += f", sgl-deep-gemm {importlib.metadata.version('sgl-deep-gemm')}"
     if any(p.startswith("tilelang") for p in providers):

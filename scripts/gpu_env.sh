@@ -8,6 +8,13 @@ if [ -f .devcarry/site.tar.xz ]; then
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 fi
+# Another Triton (and DeepGEMM) from scripts/make_triton_bundle.sh, ahead of the image's: its wheel is cut down, so
+# backends are found in its tree and its sm_90 ptxas stands in for the Blackwell one it looks for.
+if [ -f .devcarry/triton.tar.xz ]; then
+  mkdir -p /tmp/triton_site && tar -C /tmp/triton_site -xJf .devcarry/triton.tar.xz
+  export PYTHONPATH=/tmp/triton_site:$PYTHONPATH TRITON_BACKENDS_IN_TREE=1 \
+    TRITON_PTXAS_BLACKWELL_PATH=/tmp/triton_site/triton/backends/nvidia/bin/ptxas
+fi
 # SGLang 0.5.23 (scripts/make_sglang_bundle.sh) for tests/gpu/test_sglang_on_gpu.py only, which puts it on its SGLang
 # process's path: on everyone's path its pinned packages would shadow the image's.
 if [ -f .devcarry/sglang_site.tar.xz ]; then
