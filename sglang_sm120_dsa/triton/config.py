@@ -12,7 +12,6 @@ bound on ``seq_len * width``). Without a table for the arch, the defaults below 
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import logging
 
 import torch
@@ -20,7 +19,6 @@ import torch
 from .. import configs as tables
 from .. import envs
 from .._checks import MAX_NEXT_N
-from .._versions import installed_version
 from ..errors import ImplementationError
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
@@ -137,9 +135,9 @@ def fp8_mode(device: torch.device) -> int:
 
 @functools.cache
 def _warn_old_triton_sm121() -> None:
-    if installed_version("triton") < (3, 9):  # seen with 3.6: correct results, but no e4m3 MMA on sm_121
+    if triton_version() < (3, 9):  # seen with 3.6: correct results, but no e4m3 MMA on sm_121
         logger.warning("triton %s does not lower FP8 dots to FP8 tensor-core instructions on sm_121 (3.9 does); "
-                       "results are correct but slower: upgrade triton", importlib.metadata.version("triton"))
+                       "results are correct but slower: upgrade triton", ".".join(map(str, triton_version())))
 
 
 @functools.cache
