@@ -23,6 +23,7 @@ from ..errors import ImplementationError
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
+from .kernels.paged import dot_columns
 
 logger = logging.getLogger("sglang_sm120_dsa")
 
@@ -225,12 +226,6 @@ def mma_sync(arch: int | None) -> bool:
     """Whether Triton lowers ``tl.dot`` to ``mma.sync`` on ``arch`` (None: the interpreter, which stands in for
     them in the CPU tests)."""
     return arch is None or arch < 90 or arch in (120, 121)
-
-
-def dot_columns(heads: int, rows: int, split: bool) -> int:
-    """Query columns per ``tl.dot`` of the paged kernel (its ``QN``, kernels/paged.py): half a row's heads when
-    ``split``, a row's heads when each of up to two rows has a dot of its own, else every row's."""
-    return heads // 2 if split else heads if rows <= 2 and heads >= 16 else rows * heads
 
 
 def fragment_order(arch: int | None, mode: int, heads: int, rows: int) -> bool:

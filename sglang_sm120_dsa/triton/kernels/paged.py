@@ -61,6 +61,19 @@ _RUNTIME_INTS = ["stride_w", "stride_table", "num_slots", "next_n", "num_blocks"
 _ANY_ALIGNMENT = ["q_sf_ptr", "w_ptr", "lens_ptr", "table_ptr", "meta_ptr", "idx_ptr"]
 
 
+@triton.constexpr_function
+def per_row_dots(heads, rows):
+    """Whether each of a group's rows gets a dot of its own (up to two rows; ``tl.dot``'s smallest N is 16)."""
+    return rows <= 2 and heads >= 16
+
+
+@triton.constexpr_function
+def dot_columns(heads, rows, split):
+    """Query columns per ``tl.dot``: half a row's heads when ``split`` (config.split_heads), a row's heads with
+    :func:`per_row_dots`, else every row's. (Host code reads it too: config.fragment_order.)"""
+    return heads // 2 if split else heads if per_row_dots(heads, rows) else rows * heads
+
+
 @triton.jit
 def row_lengths(lens_ptr, slot, r, ok, next_n, lens_2d, varlen):
     """Valid columns of rows ``r`` of the atom at ``slot``: row ``j = r`` of request ``b = slot``, ``ctx[b, j]`` (2-D)
@@ -165,8 +178,8 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
     # layout). One dot over both rows' heads holds a twice larger accumulator and reduces across warps: per-row dots
     # ran next_n 2 up to 3% faster on an H200 (64 x 64K 219.5 -> 213.4 us; 1 x 8K within 0.1 us; byte path
     # 509 -> 385 us, where the single dot spilled). H >= 16 is tl.dot's smallest N.
-    PER_ROW: tl.constexpr = ROWS <= 2 and H >= 16
-    QN: tl.constexpr = H // 2 if SPLIT else H if PER_ROW else ROWS * H  # query columns per dot (SPLIT: config)
+    PER_ROW: tl.constexpr = per_row_dots(H, ROWS)
+    QN: tl.constexpr = dot_columns(H, ROWS, SPLIT)  # query columns per dot (SPLIT: config)
     n = tl.arange(0, QN)
     rr = tl.arange(0, ROWS)
     n_groups = tl.cdiv(n_rows, ROWS)
