@@ -238,8 +238,8 @@ def fragment_order(arch: int | None, mode: int, heads: int, rows: int) -> bool:
     -> 5), the decoded tile's shared-memory round trip gone; on an H100 (SM80's program, Triton 3.9) 1.28-1.85x
     faster over the benchmark grid, 64 x 64K next_n 1 419 -> 270 us, next_n 2 728 -> 425. Wider dots split each
     token's heads over warps (2 x 2 or 1 x 4), which would decode each key two or four times (H=32 next_n 2: 1030
-    -> 1332). Triton 3.6 and 3.7 build a 4-wide fragment for an operand made by joins (3.6: 519 -> 776, 25-32%
-    slower on the H100) and 3.8 decodes each key twice (457 -> 602), so they keep memory order."""
+    -> 1332). Triton 3.6 and 3.7 build a 4-wide fragment for an operand made by joins (3.6: 519 -> 776, 30-48%
+    longer on the H100) and 3.8 decodes each key twice (457 -> 602), so they keep memory order."""
     if arch == 90:
         return True
     if not mma_sync(arch) or mode != MODE_BYTES.value or triton_version() < (3, 9):
