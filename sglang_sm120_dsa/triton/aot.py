@@ -210,6 +210,31 @@ _F16_FRAGMENT_CONVERTED = re.compile(r"(ttg\.local_load|ttg\.convert_layout)[^\n
                                      r"#ttg\.dot_op<\{opIdx = 0")
 
 
+_DOT_IR = re.compile(r"\b(ttng\.warp_group_dot|tt\.dot) ")
+_DEFINED = re.compile(r"(%[\w.]+)(?::\d+)?(?=(?:, %[\w.]+(?::\d+)?)* = )")
+_ALLOC_OF = re.compile(r"ttg\.local_alloc (%[\w.]+) :")
+
+
+def invariant_copies(ttgir: str) -> list[str]:
+    """Shared-memory copies (``local_alloc``) of loop-invariant tensors inside a TTGIR loop that holds a dot: each
+    stores the same tensor again every iteration (Triton 3.9 left the ragged kernel's transposed query in its key
+    loop until the transpose moved out of it: 16 KB of stores, a fence and a barrier per key tile on sm_90)."""
+    lines, found = ttgir.splitlines(), []
+    for i, head in enumerate(lines):
+        if "scf.for " not in head or not head.rstrip().endswith("{"):
+            continue
+        indent = len(head) - len(head.lstrip())
+        end = next(j for j in range(i + 1, len(lines))
+                   if lines[j].strip().startswith("}") and len(lines[j]) - len(lines[j].lstrip()) == indent)
+        body = lines[i + 1:end]
+        if not any(_DOT_IR.search(line) for line in body):
+            continue
+        inside = set(_DEFINED.findall(head)) | {v for line in body for v in _DEFINED.findall(line)}
+        inside |= {v for line in body for v in re.findall(r"(%[\w.]+): ", line)}  # block arguments
+        found += [m.group(1) for line in body if (m := _ALLOC_OF.search(line)) and m.group(1) not in inside]
+    return found
+
+
 def sm90_sass_problems(code: str) -> list[str]:
     """What would cost the SM90 Gluon kernel its point: ptxas serializing its wgmma (then a wait follows every
     ``QGMMA``: C7514, e.g. an accumulator read while in flight), or spills."""
@@ -266,6 +291,8 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
         if (arch == 90 or variant.get("FRAGMENT")) and variant.get("MODE") == MODE_BYTES.value and (
                 _WGMMA_A_FROM_SHARED.search(ttgir) or _F16_FRAGMENT_CONVERTED.search(ttgir)):
             problems.append(f"{name}: the decoded key tile goes through shared memory or a conversion to the MMA")
+        if copies := invariant_copies(ttgir):
+            problems.append(f"{name}: loop-invariant {', '.join(copies)} copied to shared memory in the dot's loop")
         if sm90:  # every one: a few variants
             key = variant
         if key not in sass_done and not sass_unavailable:  # disassembly costs 0.3 s: one per (kernel, mode, D)

@@ -6,8 +6,9 @@ its PTX uses the tensor-core instruction of its (arch, operand mode) and, on sm_
 shared memory fits the arch's per-block limit; and the SASS of one variant per (kernel, operand mode, head_dim)
 shows the tensor-core opcode (HMMA on sm_80/86, QMMA E4M3 on sm_89/120/121, QGMMA/HGMMA on sm_90, UTCQMMA/
 UTCHMMA on sm_100) and, on sm_80/86, no E4M3; on sm_90 the byte path's decoded key tile reaches the wgmma from
-registers (no shared-memory round trip); and every paged tile entry's ``programs_per_sm`` programs fit one
-SM together (shared memory and registers of the compiled variant). Runs in spawned workers: the kernels must not be
+registers (no shared-memory round trip); no loop that holds a dot copies a loop-invariant tensor to shared memory
+every iteration; and every paged tile entry's ``programs_per_sm`` programs fit one SM together (shared memory and
+registers of the compiled variant). Runs in spawned workers: the kernels must not be
 interpreter objects.
 """
 
@@ -153,3 +154,24 @@ def test_split_heads_gives_each_warp_whole_tokens() -> None:
         found = pool.submit(_warps_of_split_variants).result()
     assert found[(True, 1)] == {"warpsPerCTA = [4, 1]"} and found[(True, 2)] == {"warpsPerCTA = [4, 1]"}, found
     assert found[(False, 0)] == {"warpsPerCTA = [2, 2]"}, found
+
+
+_LOOP_IR = """
+    %q = tt.load %q_ptrs : tensor<128x128x!tt.ptr<f8E4M3FN>, #blocked>
+    %r:2 = scf.for %t = %lo to %hi step %c1 iter_args(%acc = %c0, %tok = %tok0) -> (i32, !ttg.async.token)  : i64 {
+      %k = ttg.local_load %keys token %tok : !ttg.memdesc<64x128xf8E4M3FN, #shared> -> tensor<64x128xf8E4M3FN, #b>
+      %k_s = ttg.local_alloc %k : (tensor<64x128xf8E4M3FN, #b>) -> !ttg.memdesc<64x128xf8E4M3FN, #shared, #smem>
+      %q_s = ttg.local_alloc {OPERAND} : (tensor<128x128xf8E4M3FN, #b>) -> !ttg.memdesc<128x128xf8E4M3FN, #s, #smem>
+      %d = ttng.warp_group_dot %k_s, %q_s, %cst {isAsync = true} : ... -> tensor<64x128xf32>
+      scf.yield %acc, %tok : i32, !ttg.async.token
+    }
+"""
+
+
+@pytest.mark.parametrize("operand, found", [("%q", ["%q"]), ("%k", []), ("%acc", [])])
+def test_invariant_copy_check(operand, found) -> None:
+    """check_arch's check for a loop-invariant tensor stored to shared memory every iteration: the query loaded
+    before the loop is flagged; a key tile loaded in it, or a loop-carried value, is not."""
+    from sglang_sm120_dsa.triton.aot import invariant_copies
+
+    assert invariant_copies(_LOOP_IR.replace("{OPERAND}", operand)) == found

@@ -264,7 +264,7 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
                        tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
                        tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
     else:
-        scores = tl.dot(k, tl.trans(q))  # [BLOCK_T, N] fp32
+        scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see _query)
         weighted = tl.maximum(scores, 0.0) * w[None, :]
         logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
         if MODE != MODE_FP4:
@@ -337,20 +337,22 @@ def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_
 @triton.jit
 def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
            ASM: tl.constexpr, FRAGMENT: tl.constexpr, DQ: tl.constexpr):
-    """Query operand and head weights for the columns ``n`` (head ``n % H`` of atom row ``first + n // H``)."""
+    """Query operand, transposed ``[D, N]``, and head weights for the columns ``n`` (head ``n % H`` of atom row
+    ``first + n // H``). Transposed here, outside the token loop: at the dot, Triton 3.9 stores the query to shared
+    memory again every tile (sm_90, one-page variants)."""
     row_n = first + n // H
     ok_n = row_n < n_rows
     qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
     q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
     w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
-    return q, w
+    return tl.trans(q), w
 
 
 @triton.jit
 def _head_sum(k, q, w):
     """One query row's scores for a key tile over the heads of ``q``: dot [BLOCK_T, heads], ReLU, head weights, sum
     (in the MMA's row layout)."""
-    return tl.sum(tl.maximum(tl.dot(k, tl.trans(q)), 0.0) * w[None, :], axis=1)  # [BLOCK_T]
+    return tl.sum(tl.maximum(tl.dot(k, q), 0.0) * w[None, :], axis=1)  # [BLOCK_T] (q: transposed, see _query)
 
 
 @triton.jit

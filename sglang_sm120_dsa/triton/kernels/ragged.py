@@ -78,13 +78,14 @@ def _dsa_mqa_logits_kernel(
     qrow = row_n.to(tl.int64) * H + n % H
     q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
     w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
-
+    # transposed here, not at the dot: Triton 3.9 otherwise stores the query to shared memory again every tile
+    qt = tl.trans(q)
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
         k_ok = (key >= 0) & (key < seq_len_kv)
         k_raw = load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ)
         k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT, DQ)
-        scores = tl.dot(k, tl.trans(q))  # [BLOCK_KV, N]
+        scores = tl.dot(k, qt)  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
             logits = times_key_scale(logits, tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0), MODE)
