@@ -29,10 +29,11 @@ from .config import paged_family
 from .config import paged_tiles
 from .config import programs_per_sm
 from .config import ragged_block_q
+from .config import ragged_fragment
+from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
 from .config import split_heads
-from .config import wgmma
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -171,5 +172,6 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
         int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
         H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, FRAGMENT=wgmma(arch),
+        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, FRAGMENT=ragged_fragment(arch, mode, call.num_heads),
+        ROW_DOTS=ragged_row_dots(arch, call.num_heads),
         **_options(tiles, lowering(arch, call.q.device)))

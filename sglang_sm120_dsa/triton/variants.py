@@ -28,11 +28,12 @@ from .config import native_fp8
 from .config import one_page
 from .config import paged_tiles
 from .config import ragged_block_q
+from .config import ragged_fragment
+from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
 from .config import split_heads
 from .config import table
-from .config import wgmma
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -142,7 +143,9 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                     tile = dict(tile)
                     const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True), ("FRAGMENT", wgmma(arch)))
+                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
+                             ("FRAGMENT", ragged_fragment(arch, mode, heads)),
+                             ("ROW_DOTS", ragged_row_dots(arch, heads)))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

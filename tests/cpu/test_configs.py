@@ -330,6 +330,31 @@ def test_fragment_order_rule(monkeypatch) -> None:
     assert not fragment_order(80, bytes_, 64, 1) and fragment_order(90, bytes_, 64, 1)
 
 
+def test_ragged_row_dots_rule(monkeypatch) -> None:
+    """The ragged kernel takes a dot per row where its two rows of 64 heads would otherwise share a 128-column
+    dot, on mma.sync archs with Triton >= 3.9; its fragment order then follows the paged kernel's rule for 64
+    columns (bytes only). Hopper keeps one dot and fragment order in every mode; other head counts keep one dot."""
+    from sglang_sm120_dsa.triton.config import ragged_fragment
+    from sglang_sm120_dsa.triton.config import ragged_row_dots
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
+
+    bytes_ = MODE_BYTES.value
+    monkeypatch.setattr(config, "triton_version", lambda: (3, 9))
+    for arch in (None, 80, 86, 89, 120, 121):
+        assert ragged_row_dots(arch, 64) and ragged_fragment(arch, bytes_, 64), arch
+        assert not ragged_fragment(arch, MODE_NATIVE.value, 64) and not ragged_fragment(arch, MODE_FP4.value, 64)
+        for heads in (8, 16, 32, 128):  # 16 rows x 8 heads ... one row x 128: one dot of 128 columns
+            assert not ragged_row_dots(arch, heads) and not ragged_fragment(arch, bytes_, heads), (arch, heads)
+    for arch in (90, 100):
+        assert not ragged_row_dots(arch, 64)
+    assert all(ragged_fragment(90, mode, 64) for mode in (bytes_, MODE_NATIVE.value, MODE_FP4.value))
+    assert not ragged_fragment(100, bytes_, 64)
+    monkeypatch.setattr(config, "triton_version", lambda: (3, 6))
+    assert not ragged_row_dots(80, 64) and not ragged_fragment(80, bytes_, 64) and ragged_fragment(90, bytes_, 64)
+
+
 def test_programs_per_sm_per_page_form() -> None:
     """A one-page entry's count serves its one-page variant; its other variant takes ``programs_per_sm_multi_page``
     where set (fewer fit), else the same count."""

@@ -156,6 +156,29 @@ def test_split_heads_gives_each_warp_whole_tokens() -> None:
     assert found[(False, 0)] == {"warpsPerCTA = [2, 2]"}, found
 
 
+def _warps_of_ragged_dots() -> dict:
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton.aot import compile_variant
+    from sglang_sm120_dsa.triton.variants import ragged_variants
+
+    found = {}
+    for v in ragged_variants(80):
+        if v.get("D") == 128 and v.get("H") in (64, 128) and (v.get("H"), v.get("MODE")) not in found:
+            found[v.get("H"), v.get("MODE")] = set(re.findall(r"nvidia_mma<\{[^}]*(warpsPerCTA = \[\d+, \d+\])",
+                                                              compile_variant(v, 80).asm["ttgir"]))
+    return found
+
+
+def test_ragged_row_dots_give_each_warp_whole_tokens() -> None:
+    """What config.ragged_row_dots relies on: on sm_80 the ragged kernel's dot per row (H=64, two rows) gets
+    warpsPerCTA [4, 1] (each warp whole tokens) with bytes and MXFP4, while one dot of 128 columns (H=128) puts each
+    token's heads on several warps."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        found = pool.submit(_warps_of_ragged_dots).result()
+    assert found == {(64, 1): {"warpsPerCTA = [4, 1]"}, (64, 2): {"warpsPerCTA = [4, 1]"},
+                     (128, 1): {"warpsPerCTA = [1, 4]"}, (128, 2): {"warpsPerCTA = [2, 2]"}}, found
+
+
 _LOOP_IR = """
     %q = tt.load %q_ptrs : tensor<128x128x!tt.ptr<f8E4M3FN>, #blocked>
     %r:2 = scf.for %t = %lo to %hi step %c1 iter_args(%acc = %c0, %tok = %tok0) -> (i32, !ttg.async.token)  : i64 {

@@ -2,7 +2,8 @@
 
 Grid ``(row blocks, column chunks)``: a program owns ``BLOCK_Q`` query rows (``BLOCK_Q * H`` MMA columns) and
 ``CHUNK`` output columns, and scans the key tiles those columns need, so every output element has exactly one
-writer (deterministic) and long rows spread over many programs. Column ``j`` of row ``i`` holds key
+writer (deterministic) and long rows spread over many programs. ``ROW_DOTS`` (config.ragged_row_dots): each of
+the two rows gets a dot of its own instead of one over both rows' heads. Column ``j`` of row ``i`` holds key
 ``base_i + j`` with ``base = 0`` (plain) or ``ks[i]`` (compressed, ``max_seqlen_k > 0``); a key is valid for row
 ``i`` when ``max(ks, 0) <= key < min(ke, seq_len_kv)``. Plain output: scanned tiles store values or ``-inf``,
 and with ``clean`` the chunk's columns outside the scan get ``-inf``. Compressed output: only valid columns are
@@ -41,8 +42,8 @@ def _dsa_mqa_logits_kernel(
         q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, ks_ptr, ke_ptr, out_ptr,
         stride_w, stride_out, seq_len, seq_len_kv, width, clean, compressed, out_bf16,  #
         H: tl.constexpr, D: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, CHUNK: tl.constexpr,
-        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
-    N: tl.constexpr = BLOCK_Q * H
+        MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
+        ROW_DOTS: tl.constexpr):
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D
     rr = tl.arange(0, BLOCK_Q)
     rows = tl.program_id(0) * BLOCK_Q + rr
@@ -72,6 +73,36 @@ def _dsa_mqa_logits_kernel(
             _store_neg_inf(out_ptr, out_rows, ok_r, tl.maximum(tile_hi * BLOCK_KV, c0), c_end, out_bf16, BLOCK_Q,
                            BLOCK_KV)
 
+    if ROW_DOTS:
+        _row_dots(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_len, seq_len_kv, compressed,
+                  out_bf16, rows, ok_r, lo, hi, base, out_rows, c0, c_end, tile_lo, tile_hi, H, DQ, BLOCK_Q,
+                  BLOCK_KV, MODE, NUM_STAGES, ASM, FRAGMENT)
+    else:
+        _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_len, seq_len_kv, compressed,
+                 out_bf16, ok_r, lo, hi, base, out_rows, c0, c_end, tile_lo, tile_hi, H, DQ, BLOCK_Q, BLOCK_KV,
+                 MODE, NUM_STAGES, ASM, FRAGMENT)
+
+
+@triton.jit
+def _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ: tl.constexpr, BLOCK_KV: tl.constexpr, MODE: tl.constexpr,
+          ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+    """(key indices, their scales, the MMA operand) of key tile ``t`` (scales 0 for MXFP4: in the operand)."""
+    key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
+    k_ok = (key >= 0) & (key < seq_len_kv)
+    k = decode_operand(load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ), kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT, DQ)
+    kscale = tl.zeros([BLOCK_KV], tl.float32)
+    if MODE != MODE_FP4:
+        kscale = tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0)
+    return key, kscale, k
+
+
+@triton.jit
+def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_len, seq_len_kv, compressed, out_bf16,
+             ok_r, lo, hi, base, out_rows, c0, c_end, tile_lo, tile_hi, H: tl.constexpr, DQ: tl.constexpr,
+             BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr,
+             ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+    """The program's key tiles with one dot over all its rows' heads ``[BLOCK_KV, BLOCK_Q * H]``."""
+    N: tl.constexpr = BLOCK_Q * H
     n = tl.arange(0, N)
     row_n = tl.program_id(0) * BLOCK_Q + n // H
     ok_n = row_n < seq_len
@@ -81,14 +112,11 @@ def _dsa_mqa_logits_kernel(
     # transposed here, not at the dot: Triton 3.9 otherwise stores the query to shared memory again every tile
     qt = tl.trans(q)
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
-        key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
-        k_ok = (key >= 0) & (key < seq_len_kv)
-        k_raw = load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ)
-        k = decode_operand(k_raw, kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT, DQ)
+        key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
         scores = tl.dot(k, qt)  # [BLOCK_KV, N]
         logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
-            logits = times_key_scale(logits, tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0), MODE)
+            logits = times_key_scale(logits, kscale, MODE)
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
         valid = (key[None, :] >= lo[:, None]) & (key[None, :] < hi[:, None])
         col = key[None, :] - base[:, None]
@@ -96,3 +124,58 @@ def _dsa_mqa_logits_kernel(
         plain = (tl.zeros_like(col) + compressed) == 0  # a tensor also under the interpreter, where ints stay ints
         in_cols = ok_r[:, None] & (col >= c0) & (col < c_end) & (valid | plain)
         store_logits(out_ptr, out_rows[:, None] + col, tl.where(valid, logits, float("-inf")), in_cols, out_bf16)
+
+
+@triton.jit
+def _pick(x, rr, i):
+    """Entry ``i`` of a per-row vector, as a scalar."""
+    return tl.sum(tl.where(rr == i, x, 0), axis=0)
+
+
+@triton.jit
+def _row_dots(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_len, seq_len_kv, compressed,
+              out_bf16, rows, ok_r, lo, hi, base, out_rows, c0, c_end, tile_lo, tile_hi, H: tl.constexpr,
+              DQ: tl.constexpr, BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, MODE: tl.constexpr,
+              NUM_STAGES: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+    """The program's key tiles with a dot per row ``[BLOCK_KV, H]`` (two rows, config.ragged_row_dots) and a 1-D
+    epilogue per row in the MMA's row layout."""
+    tl.static_assert(BLOCK_Q == 2)
+    rr = tl.arange(0, BLOCK_Q)
+    n = tl.arange(0, H)
+    q0, w0 = _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, _pick(rows, rr, 0), seq_len, n, H, DQ, MODE, ASM, FRAGMENT)
+    q1, w1 = _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, _pick(rows, rr, 1), seq_len, n, H, DQ, MODE, ASM, FRAGMENT)
+    lo0, hi0, base0, off0 = _pick(lo, rr, 0), _pick(hi, rr, 0), _pick(base, rr, 0), _pick(out_rows, rr, 0)
+    lo1, hi1, base1, off1 = _pick(lo, rr, 1), _pick(hi, rr, 1), _pick(base, rr, 1), _pick(out_rows, rr, 1)
+    ok0 = _pick(ok_r.to(tl.int32), rr, 0)  # (ints: a scalar bool mask trips the interpreter)
+    ok1 = _pick(ok_r.to(tl.int32), rr, 1)
+    q0, q1 = tl.trans(q0), tl.trans(q1)  # (outside the loop, as in _one_dot)
+    for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
+        key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
+        l0 = tl.sum(tl.maximum(tl.dot(k, q0), 0.0) * w0[None, :], axis=1)
+        l1 = tl.sum(tl.maximum(tl.dot(k, q1), 0.0) * w1[None, :], axis=1)
+        _store_row(out_ptr, l0, kscale, key, lo0, hi0, base0, off0, ok0, c0, c_end, compressed, out_bf16, MODE)
+        _store_row(out_ptr, l1, kscale, key, lo1, hi1, base1, off1, ok1, c0, c_end, compressed, out_bf16, MODE)
+
+
+@triton.jit
+def _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row, seq_len, n, H: tl.constexpr, DQ: tl.constexpr,
+               MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+    """Query operand ``[H, D]`` and head weights of query row ``row`` (zeros past ``seq_len``)."""
+    ok_n = (n * 0 + row) < seq_len
+    q = load_query(q_ptr, q_sf_ptr, row.to(tl.int64) * H + n, ok_n, MODE, ASM, FRAGMENT, DQ)
+    w = tl.load(w_ptr + row.to(tl.int64) * stride_w + n, mask=ok_n, other=0.0)
+    return q, w
+
+
+@triton.jit
+def _store_row(out_ptr, logits, kscale, key, lo, hi, base, row_off, ok, c0, c_end, compressed, out_bf16,
+               MODE: tl.constexpr):
+    """One row's logits of a key tile (as _one_dot's store, for a single row): key scale, ``-inf`` outside the
+    row's valid keys, stored on the chunk's columns (compressed rows: their valid ones only) if ``ok`` (0/1)."""
+    if MODE != MODE_FP4:
+        logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])
+    valid = (key >= lo) & (key < hi)
+    col = key - base
+    plain = (tl.zeros_like(col) + compressed) == 0
+    in_cols = ((tl.zeros_like(col) + ok) != 0) & (col >= c0) & (col < c_end) & (valid | plain)
+    store_logits(out_ptr, row_off + col, tl.where(valid, logits, float("-inf")), in_cols, out_bf16)
