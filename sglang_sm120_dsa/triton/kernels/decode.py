@@ -163,11 +163,25 @@ def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, FR
 
 
 @triton.jit
-def load_query(q_ptr, q_sf_ptr, qrow, ok, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
-               DQ: tl.constexpr):
-    """The MMA's query operand ``[N, D]``: row ``qrow[n]`` (a (token, head) index) of q for the ``ok`` columns."""
-    raw = load_rows(q_ptr + qrow * DQ, ok, MODE, DQ)
-    return decode_operand(raw, q_sf_ptr + qrow, ok, MODE, ASM, FRAGMENT, DQ)
+def load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
+               ASM: tl.constexpr, FRAGMENT: tl.constexpr, DQ: tl.constexpr):
+    """The MMA's query operand, transposed ``[D, N]``, and the head weights for the columns ``n`` (head ``n % H`` of
+    query row ``row0 + first + n // H``; zeros from row ``row0 + n_rows`` on). Transposed here, outside the kernels'
+    key loops: at the dot, Triton 3.9 stores the query to shared memory again every key tile."""
+    row_n = first + n // H
+    ok_n = row_n < n_rows
+    qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
+    raw = load_rows(q_ptr + qrow * DQ, ok_n, MODE, DQ)
+    q = decode_operand(raw, q_sf_ptr + qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
+    w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
+    return tl.trans(q), w
+
+
+@triton.jit
+def head_sum(k, q, w):
+    """One query row's scores for a key tile over the heads of ``q`` (transposed, :func:`load_query`): dot
+    [tokens, heads], ReLU, head weights, sum (in the MMA's row layout)."""
+    return tl.sum(tl.maximum(tl.dot(k, q), 0.0) * w[None, :], axis=1)
 
 
 @triton.jit

@@ -45,6 +45,7 @@ import triton.language as tl
 from .decode import MODE_BYTES
 from .decode import MODE_FP4
 from .decode import decode_operand
+from .decode import head_sum
 from .decode import load_query
 from .decode import load_rows
 from .decode import store_logits
@@ -188,15 +189,15 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
         ok_r = row_r < n_rows
         valid_len = tl.minimum(row_lengths(lens_ptr, table_row, row_r, ok_r, next_n, lens_2d, varlen), cap)
         out_rows = (row0 + row_r).to(tl.int64) * stride_out
-        q, w = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, FRAGMENT,
-                      DQ)
+        q, w = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n, n_rows, H, MODE, ASM, FRAGMENT,
+                          DQ)
         q1, w1 = q, w  # (the second row's operands, where a group holds two rows with a dot each)
         if PER_ROW and ROWS == 2:
-            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
-                            FRAGMENT, DQ)
+            q1, w1 = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS + 1, n, n_rows, H, MODE, ASM,
+                                FRAGMENT, DQ)
         if SPLIT:  # (the row's other half of the heads)
-            q1, w1 = _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n + QN, n_rows, H, MODE, ASM,
-                            FRAGMENT, DQ)
+            q1, w1 = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, g * ROWS, n + QN, n_rows, H, MODE, ASM,
+                                FRAGMENT, DQ)
         if ONE_PAGE:
             # Every tile lies in one page (block_kv >= BLOCK_T; tiles start at multiples of BLOCK_T): its page id is
             # a scalar, loaded a tile ahead, instead of a gather from the window per row (which Triton lowers through
@@ -254,17 +255,17 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     if MODE != MODE_FP4:
         kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))
     if PER_ROW:
-        logits = _head_sum(k, q, w)
+        logits = head_sum(k, q, w)
         if SPLIT:  # (q1, w1: the row's other half of the heads)
-            logits += _head_sum(k, q1, w1)
+            logits += head_sum(k, q1, w1)
         _store_row(out_ptr, logits, kscale, tok, in_range, tl.max(tl.where(rr == 0, valid_len, 0), axis=0),
                    tl.max(tl.where(rr == 0, out_rows, 0), axis=0), out_bf16, MODE)
         if ROWS == 2:
-            _store_row(out_ptr, _head_sum(k, q1, w1), kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
+            _store_row(out_ptr, head_sum(k, q1, w1), kscale, tok, in_range & (tok * 0 + g * ROWS + 1 < n_rows),
                        tl.max(tl.where(rr == 1, valid_len, 0), axis=0),
                        tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
     else:
-        scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see _query)
+        scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see load_query)
         weighted = tl.maximum(scores, 0.0) * w[None, :]
         logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
         if MODE != MODE_FP4:
@@ -335,29 +336,8 @@ def _prefetch_keys(kv_ptr, table_ptr, table_row, stride_table, stride_page, num_
 
 
 @triton.jit
-def _query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.constexpr, MODE: tl.constexpr,
-           ASM: tl.constexpr, FRAGMENT: tl.constexpr, DQ: tl.constexpr):
-    """Query operand, transposed ``[D, N]``, and head weights for the columns ``n`` (head ``n % H`` of atom row
-    ``first + n // H``). Transposed here, outside the token loop: at the dot, Triton 3.9 stores the query to shared
-    memory again every tile (sm_90, one-page variants)."""
-    row_n = first + n // H
-    ok_n = row_n < n_rows
-    qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
-    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
-    w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
-    return tl.trans(q), w
-
-
-@triton.jit
-def _head_sum(k, q, w):
-    """One query row's scores for a key tile over the heads of ``q``: dot [BLOCK_T, heads], ReLU, head weights, sum
-    (in the MMA's row layout)."""
-    return tl.sum(tl.maximum(tl.dot(k, q), 0.0) * w[None, :], axis=1)  # [BLOCK_T] (q: transposed, see _query)
-
-
-@triton.jit
 def _store_row(out_ptr, logits, kscale, tok, store, valid_len, out_row, out_bf16, MODE: tl.constexpr):
-    """One query row's logits for a key tile (:func:`_head_sum`): key scale, -inf past the row's length, stored from
+    """One query row's logits for a key tile (decode.head_sum): key scale, -inf past the row's length, stored from
     the MMA's row layout where ``store``."""
     if MODE != MODE_FP4:
         logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])

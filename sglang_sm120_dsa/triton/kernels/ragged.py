@@ -18,6 +18,7 @@ import triton.language as tl
 
 from .decode import MODE_FP4
 from .decode import decode_operand
+from .decode import head_sum
 from .decode import load_query
 from .decode import load_rows
 from .decode import store_logits
@@ -102,15 +103,9 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
              BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr,
              ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     """The program's key tiles with one dot over all its rows' heads ``[BLOCK_KV, BLOCK_Q * H]``."""
-    N: tl.constexpr = BLOCK_Q * H
-    n = tl.arange(0, N)
-    row_n = tl.program_id(0) * BLOCK_Q + n // H
-    ok_n = row_n < seq_len
-    qrow = row_n.to(tl.int64) * H + n % H
-    q = load_query(q_ptr, q_sf_ptr, qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
-    w = tl.load(w_ptr + row_n.to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
-    # transposed here, not at the dot: Triton 3.9 otherwise stores the query to shared memory again every tile
-    qt = tl.trans(q)
+    n = tl.arange(0, BLOCK_Q * H)
+    qt, w = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, 0, tl.program_id(0) * BLOCK_Q, n, seq_len, H, MODE, ASM,
+                       FRAGMENT, DQ)
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
         scores = tl.dot(k, qt)  # [BLOCK_KV, N]
@@ -118,12 +113,21 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
         if MODE != MODE_FP4:
             logits = times_key_scale(logits, kscale, MODE)
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
-        valid = (key[None, :] >= lo[:, None]) & (key[None, :] < hi[:, None])
-        col = key[None, :] - base[:, None]
-        # plain rows store every column they scan; compressed rows only their valid ones (see the prefill)
-        plain = (tl.zeros_like(col) + compressed) == 0  # a tensor also under the interpreter, where ints stay ints
-        in_cols = ok_r[:, None] & (col >= c0) & (col < c_end) & (valid | plain)
-        store_logits(out_ptr, out_rows[:, None] + col, tl.where(valid, logits, float("-inf")), in_cols, out_bf16)
+        _store_tile(out_ptr, logits, key[None, :], lo[:, None], hi[:, None], base[:, None], out_rows[:, None],
+                    ok_r[:, None], c0, c_end, compressed, out_bf16)
+
+
+@triton.jit
+def _store_tile(out_ptr, logits, key, lo, hi, base, row_off, ok, c0, c_end, compressed, out_bf16):
+    """A key tile's logits (key-scaled): ``-inf`` outside each row's valid keys ``[lo, hi)``, stored at column
+    ``key - base`` of rows at element offsets ``row_off`` where ``ok``, on the chunk's columns. Broadcast shapes:
+    ``[BLOCK_Q, BLOCK_KV]`` for _one_dot, ``[BLOCK_KV]`` with per-row scalars for _row_dots."""
+    valid = (key >= lo) & (key < hi)
+    col = key - base
+    # plain rows store every column they scan; compressed rows only their valid ones (see the prefill)
+    plain = (tl.zeros_like(col) + compressed) == 0  # a tensor also under the interpreter, where ints stay ints
+    in_cols = ok & (col >= c0) & (col < c_end) & (valid | plain)
+    store_logits(out_ptr, row_off + col, tl.where(valid, logits, float("-inf")), in_cols, out_bf16)
 
 
 @triton.jit
@@ -142,40 +146,21 @@ def _row_dots(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_
     tl.static_assert(BLOCK_Q == 2)
     rr = tl.arange(0, BLOCK_Q)
     n = tl.arange(0, H)
-    q0, w0 = _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, _pick(rows, rr, 0), seq_len, n, H, DQ, MODE, ASM, FRAGMENT)
-    q1, w1 = _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, _pick(rows, rr, 1), seq_len, n, H, DQ, MODE, ASM, FRAGMENT)
+    q0, w0 = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, 0, _pick(rows, rr, 0), n, seq_len, H, MODE, ASM,
+                        FRAGMENT, DQ)
+    q1, w1 = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, 0, _pick(rows, rr, 1), n, seq_len, H, MODE, ASM,
+                        FRAGMENT, DQ)
     lo0, hi0, base0, off0 = _pick(lo, rr, 0), _pick(hi, rr, 0), _pick(base, rr, 0), _pick(out_rows, rr, 0)
     lo1, hi1, base1, off1 = _pick(lo, rr, 1), _pick(hi, rr, 1), _pick(base, rr, 1), _pick(out_rows, rr, 1)
-    ok0 = _pick(ok_r.to(tl.int32), rr, 0)  # (ints: a scalar bool mask trips the interpreter)
-    ok1 = _pick(ok_r.to(tl.int32), rr, 1)
-    q0, q1 = tl.trans(q0), tl.trans(q1)  # (outside the loop, as in _one_dot)
+    # the rows' store masks as tensors (a scalar bool mask trips the interpreter)
+    ok0 = tl.zeros([BLOCK_KV], tl.int32) + _pick(ok_r.to(tl.int32), rr, 0) != 0
+    ok1 = tl.zeros([BLOCK_KV], tl.int32) + _pick(ok_r.to(tl.int32), rr, 1) != 0
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
-        l0 = tl.sum(tl.maximum(tl.dot(k, q0), 0.0) * w0[None, :], axis=1)
-        l1 = tl.sum(tl.maximum(tl.dot(k, q1), 0.0) * w1[None, :], axis=1)
-        _store_row(out_ptr, l0, kscale, key, lo0, hi0, base0, off0, ok0, c0, c_end, compressed, out_bf16, MODE)
-        _store_row(out_ptr, l1, kscale, key, lo1, hi1, base1, off1, ok1, c0, c_end, compressed, out_bf16, MODE)
-
-
-@triton.jit
-def _row_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row, seq_len, n, H: tl.constexpr, DQ: tl.constexpr,
-               MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
-    """Query operand ``[H, D]`` and head weights of query row ``row`` (zeros past ``seq_len``)."""
-    ok_n = (n * 0 + row) < seq_len
-    q = load_query(q_ptr, q_sf_ptr, row.to(tl.int64) * H + n, ok_n, MODE, ASM, FRAGMENT, DQ)
-    w = tl.load(w_ptr + row.to(tl.int64) * stride_w + n, mask=ok_n, other=0.0)
-    return q, w
-
-
-@triton.jit
-def _store_row(out_ptr, logits, kscale, key, lo, hi, base, row_off, ok, c0, c_end, compressed, out_bf16,
-               MODE: tl.constexpr):
-    """One row's logits of a key tile (as _one_dot's store, for a single row): key scale, ``-inf`` outside the
-    row's valid keys, stored on the chunk's columns (compressed rows: their valid ones only) if ``ok`` (0/1)."""
-    if MODE != MODE_FP4:
-        logits = tl.reshape(times_key_scale(logits[:, None], kscale, MODE), [logits.shape[0]])
-    valid = (key >= lo) & (key < hi)
-    col = key - base
-    plain = (tl.zeros_like(col) + compressed) == 0
-    in_cols = ((tl.zeros_like(col) + ok) != 0) & (col >= c0) & (col < c_end) & (valid | plain)
-    store_logits(out_ptr, row_off + col, tl.where(valid, logits, float("-inf")), in_cols, out_bf16)
+        l0 = head_sum(k, q0, w0)
+        l1 = head_sum(k, q1, w1)
+        if MODE != MODE_FP4:
+            l0 = tl.reshape(times_key_scale(l0[:, None], kscale, MODE), [BLOCK_KV])
+            l1 = tl.reshape(times_key_scale(l1[:, None], kscale, MODE), [BLOCK_KV])
+        _store_tile(out_ptr, l0, key, lo0, hi0, base0, off0, ok0, c0, c_end, compressed, out_bf16)
+        _store_tile(out_ptr, l1, key, lo1, hi1, base1, off1, ok1, c0, c_end, compressed, out_bf16)
