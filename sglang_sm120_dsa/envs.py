@@ -47,7 +47,9 @@ TRITON_FP8 = EnvVar(
     "auto",
     ("auto", "native", "bytes"),
     "FP8 operands of the Triton kernels: `native` e4m3 tensor-core operands (SM89 and newer), `bytes` e4m3 decoded "
-    "to fp16 in registers (SM80/86's path; forcing it on a newer GPU runs SM80's instructions there), `auto` by arch.",
+    "to fp16 in registers (SM80/86's path; forced on a newer GPU it runs with that GPU's fp16 MMA, on SM90 in the "
+    "Gluon wgmma kernel where the table enables it; `SGLANG_SM120_DSA_TRITON_ARCH=sm80` runs SM80's whole program), "
+    "`auto` by arch.",
 )
 
 TRITON_SM90 = EnvVar(
@@ -55,9 +57,9 @@ TRITON_SM90 = EnvVar(
     "auto",
     ("auto", "off"),
     "Paged FP8 logits on SM90: `auto` runs the Gluon wgmma kernel where the tuning table enables it (native FP8, "
-    "next_n <= 2, pages of 64 or 128 tokens, head_dim 128, no `indices`); `off` runs the portable Triton kernel "
-    "there too (the kernel SM89/SM100/SM120 run, lowered for Hopper; `SGLANG_SM120_DSA_TRITON_ARCH` runs their whole "
-    "program).",
+    "and the byte path when forced; next_n <= 2, pages of 64 or 128 tokens, head_dim 128, no `indices`); `off` runs "
+    "the portable Triton kernel there too (the kernel SM89/SM100/SM120 run, lowered for Hopper; "
+    "`SGLANG_SM120_DSA_TRITON_ARCH` runs their whole program).",
 )
 
 TRITON_ARCH = EnvVar(

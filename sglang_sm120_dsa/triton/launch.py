@@ -34,6 +34,7 @@ from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
 from .config import split_heads
+from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.metadata import _dsa_paged_mqa_metadata_kernel
@@ -95,26 +96,27 @@ def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
 
 def sm90_applies(call: PagedCall, arch: int | None, mode: int, tiles: dict) -> dict | None:
     """The SM90 Gluon kernel's settings for this call (the tile entry's ``sm90`` section), or None for the tl kernel:
-    on sm_90 with native FP8 where the entry has the section and ``SGLANG_SM120_DSA_TRITON_SM90`` allows it, for
-    the calls that kernel serves: next_n <= 2 rows per request (no varlen ``indices``), head_dim 128, pages holding
-    whole 64-token tiles."""
+    on sm_90 with FP8 keys (native or bytes) where the entry has the section and ``SGLANG_SM120_DSA_TRITON_SM90``
+    allows it, for the calls that kernel serves: next_n <= 2 rows per request (no varlen ``indices``), head_dim
+    128, pages holding whole 64-token tiles."""
     entry = tiles.get("sm90")
-    if (not entry or arch != 90 or mode != MODE_NATIVE.value or call.indices is not None or call.next_n > 2
+    if (not entry or arch != 90 or mode not in (MODE_NATIVE.value, MODE_BYTES.value) or call.indices is not None
+            or call.next_n > 2
             or call.head_dim != 128 or call.block_kv < SM90_BLOCK_T.value or envs.TRITON_SM90.choice() == "off"):
         return None
     return entry
 
 
-def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict, num_sms: int) -> None:
+def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict, num_sms: int, mode: int) -> None:
     options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
     _dsa_paged_sm90_kernel[(num_sms * entry["programs_per_sm"],)](
-        _operand(call.q, MODE_NATIVE.value), _operand(call.kv_cache, MODE_NATIVE.value), call.weights,
+        _operand(call.q, mode), _operand(call.kv_cache, mode), call.weights,
         call.context_lens, call.block_table, call.schedule_meta, _bytes(out),
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1],
         call.block_kv.bit_length() - 1, int(call.lens_2d), log2_split(family), entry["programs_per_sm"],
         H=call.num_heads, D=call.head_dim, R=call.next_n, AHEAD=entry["ahead"], PAIR=bool(entry.get("pair")),
-        OUT_BF16=out.dtype == torch.bfloat16, **options)
+        OUT_BF16=out.dtype == torch.bfloat16, BYTES=mode == MODE_BYTES.value, **options)
 
 
 def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
@@ -138,7 +140,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
     # loads clamp their column into [0, table_width): only the cleaner has work then.
     if call.block_table.shape[1] > 0 and sm90:
-        _paged_sm90(call, out, sm90, family, num_sms)
+        _paged_sm90(call, out, sm90, family, num_sms, mode)
     elif call.block_table.shape[1] > 0:
         _dsa_paged_mqa_logits_kernel[(num_sms * programs,)](
             _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,

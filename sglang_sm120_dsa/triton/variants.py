@@ -39,7 +39,7 @@ from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
 from .kernels.paged_sm90 import BLOCK_T as SM90_BLOCK_T
 
-__all__ = ["Variant", "kernel_variants", "modes_for", "paged_tiles_and_variants", "paged_variant",
+__all__ = ["Variant", "kernel_variants", "modes_for", "operand_mode", "paged_tiles_and_variants", "paged_variant",
            "sm90_entries_and_variants"]
 
 
@@ -108,22 +108,29 @@ def paged_variant(arch: int | None, mode: int, heads: int, head_dim: int, rows: 
 
 def sm90_entries_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV
                               ) -> list[tuple[dict, Variant]]:
-    """The SM90 Gluon kernel's entries (a tile entry's ``sm90`` section, native FP8, next_n <= 2) on ``arch`` with
-    their variants, one per logits dtype (a constexpr there: a runtime branch per store cost it ~10 instructions
-    per tile); none unless some page size holds whole 64-token tiles (launch.sm90_applies)."""
+    """The SM90 Gluon kernel's entries (a tile entry's ``sm90`` section, FP8 native or bytes, next_n <= 2) on
+    ``arch`` with their variants, one per logits dtype (a constexpr there: a runtime branch per store cost it ~10
+    instructions per tile); none unless some page size holds whole 64-token tiles (launch.sm90_applies)."""
     if arch != 90 or max(block_kvs) < SM90_BLOCK_T.value:
         return []
     out = []
     probes = _probes("paged_mqa_logits", arch)
-    for heads, next_n in itertools.product(SUPPORTED_HEADS, (1, 2)):
+    for mode, heads, next_n in itertools.product((MODE_NATIVE.value, MODE_BYTES.value), SUPPORTED_HEADS, (1, 2)):
         for entry in {tuple(sorted(e.items())) for t in probes
-                      if (e := paged_tiles(arch, MODE_NATIVE.value, heads, next_n, t).get("sm90"))}:
+                      if (e := paged_tiles(arch, mode, heads, next_n, t).get("sm90"))}:
             entry = dict(entry)
             for bf16 in (False, True):
                 const = (("H", heads), ("D", 128), ("R", next_n), ("AHEAD", entry["ahead"]),
-                         ("PAIR", bool(entry.get("pair"))), ("OUT_BF16", bf16))
+                         ("PAIR", bool(entry.get("pair"))), ("OUT_BF16", bf16), ("BYTES", mode == MODE_BYTES.value))
                 out.append((entry, Variant("paged_sm90", const, 4, entry.get("maxnreg"))))
     return out
+
+
+def operand_mode(variant: Variant) -> int | None:
+    """The operand mode ``variant`` runs (None: any): its ``MODE``, or the SM90 Gluon kernel's ``BYTES``."""
+    if variant.kernel == "paged_sm90":
+        return MODE_BYTES.value if variant.get("BYTES") else MODE_NATIVE.value
+    return variant.get("MODE")
 
 
 def paged_variants(arch: int | None, block_kvs: tuple[int, ...] = SUPPORTED_BLOCK_KV) -> list[Variant]:

@@ -19,13 +19,13 @@ from .config import arch_of
 from .config import fp8_mode
 from .config import rows_per_group
 from .kernels.decode import MODE_FP4
-from .kernels.decode import MODE_NATIVE
 from .variants import Variant
 from .variants import kernel_variants
+from .variants import operand_mode
 
 
 def _run(variant: Variant, device: torch.device) -> None:
-    mode = variant.get("MODE")
+    mode = operand_mode(variant)
     fp4 = mode == MODE_FP4.value
     if variant.kernel == "metadata":  # B_CHUNK requests with NEXT_N_P2 lengths each select that variant
         lens = torch.full((variant.get("B_CHUNK"), variant.get("NEXT_N_P2")), 70, dtype=torch.int32, device=device)
@@ -36,7 +36,7 @@ def _run(variant: Variant, device: torch.device) -> None:
             next_n, block_kv = variant.get("R"), 64
             sm90 = {"ahead": variant.get("AHEAD"), "pair": variant.get("PAIR"), "maxnreg": variant.maxnreg,
                     "programs_per_sm": 1}
-            tiles, mode = {**PAGED_TILE_DEFAULT, "sm90": sm90}, MODE_NATIVE.value
+            tiles = {**PAGED_TILE_DEFAULT, "sm90": sm90}
         else:
             # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)
             next_n = 1 if variant.get("ROWS") in (None, rows_per_group(heads, 1)) else 2
@@ -73,9 +73,9 @@ def warmup(device: torch.device | None = None, num_heads: int | None = None,
     device = device or torch.device("cuda", torch.cuda.current_device())
     arch = arch_of(device)
     modes = {fp8_mode(device), MODE_FP4.value}
-    sm90 = MODE_NATIVE.value in modes and envs.TRITON_SM90.choice() != "off"  # (else the tl kernel runs those calls)
+    sm90 = envs.TRITON_SM90.choice() != "off"  # (else the tl kernel runs those calls)
     chosen = [v for v in kernel_variants(arch, (block_kv,) if block_kv else _checks.SUPPORTED_BLOCK_KV)
-              if v.get("MODE") in (None, *modes) and (num_heads is None or v.get("H") in (None, num_heads))
+              if operand_mode(v) in (None, *modes) and (num_heads is None or v.get("H") in (None, num_heads))
               and (v.kernel != "paged_sm90" or sm90)]
     start = time.perf_counter()
     for i, variant in enumerate(chosen, 1):

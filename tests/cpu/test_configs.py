@@ -120,8 +120,8 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     from sglang_sm120_dsa._checks import RAGGED_FP8_HEAD_DIMS
     from sglang_sm120_dsa._checks import SUPPORTED_BLOCK_KV
     from sglang_sm120_dsa._checks import SUPPORTED_HEADS
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
     from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
-    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
     from sglang_sm120_dsa.triton.variants import modes_for
     from sglang_sm120_dsa.triton.variants import paged_tiles_and_variants
     from sglang_sm120_dsa.triton.variants import ragged_variants
@@ -133,8 +133,8 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     for block_kv in SUPPORTED_BLOCK_KV:  # warmup(block_kv=...) compiles the variants of one page size
         warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), v.get("ONE_PAGE"), tuple(sorted(t.items())))
                   for t, v in paged_tiles_and_variants(arch, (block_kv,))}
-        warmed_sm90 = {(v.get("H"), v.get("R"), v.get("AHEAD"), v.get("PAIR"), v.maxnreg, v.get("OUT_BF16"))
-                       for _, v in sm90_entries_and_variants(arch, (block_kv,))}
+        warmed_sm90 = {(v.get("BYTES"), v.get("H"), v.get("R"), v.get("AHEAD"), v.get("PAIR"), v.maxnreg,
+                        v.get("OUT_BF16")) for _, v in sm90_entries_and_variants(arch, (block_kv,))}
         for mode in modes_for(arch):
             for heads in SUPPORTED_HEADS:
                 for next_n in range(1, MAX_NEXT_N + 1):
@@ -145,10 +145,11 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
                         one = config.one_page(block_kv, tile)
                         key = (mode, heads, rows, one, tuple(sorted(tile.items())))
                         assert key in warmed, (arch, block_kv, mode, heads, next_n, batch, tile)
-                        if sm90 and arch == 90 and mode == MODE_NATIVE.value and next_n <= 2 and block_kv >= 64:
+                        if sm90 and arch == 90 and mode != MODE_FP4.value and next_n <= 2 and block_kv >= 64:
                             for bf16 in (False, True):
-                                key = (heads, next_n, sm90["ahead"], bool(sm90.get("pair")), sm90.get("maxnreg"), bf16)
-                                assert key in warmed_sm90, (arch, block_kv, heads, next_n, batch, sm90)
+                                key = (mode == MODE_BYTES.value, heads, next_n, sm90["ahead"], bool(sm90.get("pair")),
+                                       sm90.get("maxnreg"), bf16)
+                                assert key in warmed_sm90, (arch, block_kv, mode, heads, next_n, batch, sm90)
     warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),
                v.num_warps, v.maxnreg) for v in ragged_variants(arch)}
     for mode in modes_for(arch):
@@ -162,40 +163,61 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
 
 
 def test_sm90_kernel_selection(monkeypatch) -> None:
-    """The SM90 Gluon kernel runs only where the tile entry enables it, on sm_90, native FP8, and for calls it
-    serves (next_n <= 2 without varlen indices, head_dim 128, pages of >= 64 tokens); the env var turns it off."""
+    """The SM90 Gluon kernel runs only where the tile entry enables it, on sm_90, FP8 (native or bytes, not MXFP4),
+    and for calls it serves (next_n <= 2 without varlen indices, head_dim 128, pages of >= 64 tokens); the env var
+    turns it off."""
     import types
 
     from sglang_sm120_dsa.triton import launch
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
     from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 
     entry = {"ahead": 2, "pair": False, "maxnreg": 128, "programs_per_sm": 4}
     tiles = {"block_t": 64, "sm90": entry}
     call = types.SimpleNamespace(indices=None, next_n=2, head_dim=128, block_kv=64)
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "auto")
-    assert launch.sm90_applies(call, 90, MODE_NATIVE.value, tiles) == entry
-    assert launch.sm90_applies(types.SimpleNamespace(**{**vars(call), "block_kv": 128}), 90, MODE_NATIVE.value, tiles)
+    for mode in (MODE_NATIVE.value, MODE_BYTES.value):
+        assert launch.sm90_applies(call, 90, mode, tiles) == entry
+        assert launch.sm90_applies(types.SimpleNamespace(**{**vars(call), "block_kv": 128}), 90, mode, tiles)
     for arch, mode, t in ((89, MODE_NATIVE.value, tiles), (100, MODE_NATIVE.value, tiles),
-                          (90, MODE_BYTES.value, tiles), (90, MODE_NATIVE.value, {"block_t": 64})):
+                          (80, MODE_BYTES.value, tiles), (90, MODE_FP4.value, tiles),
+                          (90, MODE_NATIVE.value, {"block_t": 64})):
         assert launch.sm90_applies(call, arch, mode, t) is None, (arch, mode, t)
     for change in ({"indices": object()}, {"next_n": 3}, {"head_dim": 64}, {"block_kv": 32}):
         assert launch.sm90_applies(types.SimpleNamespace(**{**vars(call), **change}), 90, MODE_NATIVE.value,
                                    tiles) is None, change
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "off")
     assert launch.sm90_applies(call, 90, MODE_NATIVE.value, tiles) is None
+    assert launch.sm90_applies(call, 90, MODE_BYTES.value, tiles) is None
 
 
 def test_sm90_sass_check_catches_serialized_wgmma_and_spills() -> None:
     """aot.sm90_sass_problems, on SASS shaped like ptxas' output: async wgmma passes; a wait after every QGMMA (ptxas
-    serializing them) or a local-memory spill fails."""
+    serializing them) or a local-memory spill in the token loop (the innermost loop holding a wgmma) fails; a spill
+    outside it (reloaded once per run of tiles) passes."""
     from sglang_sm120_dsa.triton.aot import sm90_sass_problems
 
-    mma = "        /*0100*/                   QGMMA.64x128x32.F32.E4M3.E4M3 R24, gdesc[UR8], R24 ;\n"
-    wait = "        /*0110*/                   WARPGROUP.DEPBAR.LE gsb0, 0x0 ;\n"
-    assert sm90_sass_problems(mma * 4 + wait) == []
-    assert sm90_sass_problems((mma + wait) * 4) == ["wgmma serialized (a WARPGROUP.DEPBAR after every QGMMA)"]
-    assert sm90_sass_problems(mma * 4 + wait + "        /*0120*/  STL [R1], R5 ;\n") == ["register spills (LDL/STL)"]
+    def sass(*body: str) -> str:  # numbered like cuobjdump; "BACK" branches to the instruction after its "LOOP"
+        lines, starts = [], []
+        for text in body:
+            if text == "LOOP":
+                starts.append(len(lines))
+                continue
+            text = f"@P0 BRA 0x{starts.pop() * 16:x}" if text == "BACK" else text
+            lines.append(f"        /*{len(lines) * 16:04x}*/                   {text} ;\n")
+        return "".join(lines)
+
+    mma, wait = "QGMMA.64x128x32.F32.E4M3.E4M3 R24, gdesc[UR8], R24", "WARPGROUP.DEPBAR.LE gsb0, 0x0"
+    spill = "STL [R1], R5"
+    assert sm90_sass_problems(sass("LOOP", *[mma] * 4, wait, "BACK")) == []
+    assert sm90_sass_problems(sass("LOOP", *[mma, wait] * 4, "BACK")) == [
+        "wgmma serialized (a WARPGROUP.DEPBAR after every QGMMA)"]
+    assert sm90_sass_problems(sass("LOOP", *[mma] * 4, wait, spill, "BACK")) == [
+        "register spills (LDL/STL) in the token loop"]
+    assert sm90_sass_problems(sass("LOOP", spill, "LOOP", *[mma] * 4, wait, "BACK", "IADD3 R1, R1, 1", "BACK")) == []
+    assert sm90_sass_problems(sass(spill, "LOOP", *["HGMMA.64x128x16.F32 R24, R88, gdesc[UR24], R24"] * 8, wait,
+                                   "BACK", "LDL R8, [R1]")) == []
 
 
 def test_emulated_arch_selection(monkeypatch) -> None:

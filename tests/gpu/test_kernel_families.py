@@ -141,30 +141,38 @@ SM90_CASES = [(200, 1, True, 64), (100, 1, False, 128), (4, 2, True, 128), (24, 
 
 
 @pytest.mark.parametrize("batch,next_n,lens_2d,block_kv", SM90_CASES)
-def test_paged_sm90_kernel_against_reference(family, monkeypatch, record_property, batch, next_n, lens_2d,
+@pytest.mark.parametrize("path", ["triton-native", "triton-bytes"])
+def test_paged_sm90_kernel_against_reference(family, monkeypatch, record_property, path, batch, next_n, lens_2d,
                                              block_kv) -> None:
-    """The Gluon wgmma kernel where the tables enable it on SM90, on the contract's other axes (both length forms,
-    64- and 128-token pages, clean, bf16): each call must have run it (and none with ``portable``), so that a
-    selection change cannot leave this testing the tl kernel."""
+    """The Gluon wgmma kernel where the tables enable it on SM90, in both FP8 modes, on the contract's other axes
+    (both length forms, 64- and 128-token pages, clean, bf16): each call must have run it (and none with
+    ``SGLANG_SM120_DSA_TRITON_SM90=off``), so that a selection change cannot leave this testing the tl kernel."""
     if torch.cuda.get_device_capability() != (9, 0):
         pytest.skip("the Gluon kernel runs on SM90 only")
+    from sglang_sm120_dsa import envs
     from sglang_sm120_dsa.triton import launch
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
+    from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 
     ran = []
     real = launch._paged_sm90
-    monkeypatch.setattr(launch, "_paged_sm90", lambda *args: (ran.append(1), real(*args)))
+    monkeypatch.setattr(launch, "_paged_sm90", lambda *args: (ran.append(args[-1]), real(*args)))
     case = make_paged_case(batch, next_n, 64, 128, block_kv, avg_context=3000, lens_2d=lens_2d, seed=batch + next_n,
                            device="cuda")
     ref = reference_paged(family, case)
     invalid = case.invalid_mask()
+    mode = {"triton-native": MODE_NATIVE.value, "triton-bytes": MODE_BYTES.value}[path]
     for clean, dtype in ((True, torch.float32), (False, torch.bfloat16), (True, torch.bfloat16)):
-        out = run_paged(family, case, "triton-native", clean=clean, dtype=dtype)
-        assert len(ran) == 1, "the SM90 kernel did not run"
+        out = run_paged(family, case, path, clean=clean, dtype=dtype)
+        assert ran == [mode], f"the SM90 kernel did not run in {path}: {ran}"
         ran.clear()
         check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
-    assert calc_diff(run_paged(family, case, "triton-native"), case.bf16_reference(), invalid) < 1e-3
+    assert calc_diff(run_paged(family, case, path), case.bf16_reference(), invalid) < 1e-3
     ran.clear()
-    run_paged(family, case, "triton-portable")
+    use(family, path)
+    monkeypatch.setenv(envs.TRITON_SM90.name, "off")
+    paged(case, dsa.get_paged_mqa_logits_metadata(case.context_lens, block_kv, dsa.get_num_sms()), True,
+          torch.float32)
     assert not ran, "SGLANG_SM120_DSA_TRITON_SM90=off still ran the SM90 kernel"
 
 

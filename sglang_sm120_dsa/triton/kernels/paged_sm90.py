@@ -2,8 +2,8 @@
 
 The same work, schedule and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same contiguous
 shares of tasks per program, same clamps), for the calls where Hopper's ``tl.dot`` form leaves speed behind:
-native FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request
-(no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per batch bucket
+FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request (no varlen
+``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand mode and batch bucket
 (``"sm90"`` in a tile entry). Each program is one warp group:
 
 - keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 2`` shared-memory buffers, each
@@ -14,6 +14,11 @@ native FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, n
 - epilogue: ReLU, head weights and the head sum in the MMA's register layout, the key scale, ``-inf`` past a row's
   length, stored straight from that layout (no shared-memory round trip, no barrier); the logits dtype is a
   constexpr (as a runtime branch it cost ~10 instructions per tile and split products from their sums).
+
+``BYTES`` (the byte path, ``SGLANG_SM120_DSA_TRITON_FP8=bytes``: no FP8 type in the code): the keys are copied as
+int32 words, each thread loads its fragment's words from shared memory (two 16-byte loads per row) and decodes them
+to fp16 in registers (decode.py's byte trick, head_dim in the fragment's K order), and an fp16 wgmma takes them from
+registers; the query is decoded once per run into shared memory in the same K order.
 
 With next_n 1 and ``PAIR`` a loop iteration runs two tiles: the first tile's epilogue executes while the second
 tile's wgmma runs. (Keeping an accumulator in flight across the loop's back edge instead makes ptxas serialize
@@ -34,6 +39,9 @@ from triton.experimental.gluon.language.nvidia.hopper import fence_async_shared
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
 
+from .decode import BYTES_SCALE
+from .decode import E4M3_WORD_ASM
+from .decode import E4M3_WORD_CONSTRAINTS
 from .metadata import splits
 from .paged import clamp
 from .paged import row_lengths
@@ -67,40 +75,65 @@ def _page_id(id_row, t0, log2_block_kv, table_width):
 
 @gluon.jit
 def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs, s_offs,
-           D: gl.constexpr, STAGES: gl.constexpr):
+           D: gl.constexpr, STAGES: gl.constexpr, BYTES: gl.constexpr):
     """``cp.async`` of the values and scales of tile ``tile`` (tokens from ``t0``) into its ring buffer; masked off
-    past the run's last tile (the group is still committed, so the waits count the same)."""
+    past the run's last tile (the group is still committed, so the waits count the same). ``BYTES``: the values
+    as int32 words (``k_offs`` counts words)."""
     block_kv = 1 << log2_block_kv
     page_base = kv_ptr + clamp(page, num_blocks).to(gl.int64) * stride_page
     slot = t0 & (block_kv - 1)  # first row of the tile inside its page
     ok = tile < n_tiles
     stage = tile % STAGES
-    _async_load(k_smem.index(stage), page_base + slot * D + k_offs,
-                                           mask=(k_offs >= 0) & ok)
+    keys = page_base + slot * D
+    if BYTES:
+        keys = keys.to(gl.pointer_type(gl.int32))
+    _async_load(k_smem.index(stage), keys + k_offs, mask=(k_offs >= 0) & ok)
     scales = (page_base + block_kv * D).to(gl.pointer_type(gl.float32)) + slot
     _async_load(s_smem.index(stage), scales + s_offs, mask=(s_offs >= 0) & ok)
     async_copy.commit_group()
 
 
 @gluon.jit
+def _fragment_order_f16(words):
+    """int32 words ``[R, W]`` of e4m3 bytes -> fp16 ``[R, 4W]`` holding ``e4m3 / 256``, head_dim in the wgmma
+    fragment's K order: the tl kernels' byte decoding (decode._bytes_operand with ``FRAGMENT``), in Gluon."""
+    v0, v1, v2, v3 = gl.inline_asm_elementwise(E4M3_WORD_ASM, E4M3_WORD_CONSTRAINTS, [words],
+                                               (gl.float16, gl.float16, gl.float16, gl.float16), is_pure=True, pack=1)
+    R: gl.constexpr = words.shape[0]
+    K: gl.constexpr = 4 * words.shape[1]
+    x = gl.join(gl.join(v0, v2), gl.join(v1, v3))  # [R, W, 2, 2]: (i, j) -> value 2i + j of each word
+    x = gl.permute(gl.reshape(x, [R, 4, K // 16, 2, 2]), [0, 2, 3, 1, 4])  # (q, m, i, j) -> (m, i, q, j)
+    return gl.reshape(x, [R, K])
+
+
+@gluon.jit
 def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page,
            log2_block_kv, table_width, k_offs, s_offs, zero, D: gl.constexpr, AHEAD: gl.constexpr,
-           mma: gl.constexpr):
+           STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr, words: gl.constexpr):
     """Tile ``tile``: wait for its copies, start its wgmma, read its key scales, issue the copies of tile
     ``tile + AHEAD`` (whose page id ``page`` was loaded a tile earlier) and load the next id. Returns (the
-    in-flight accumulator, the scales, the next page id)."""
-    STAGES: gl.constexpr = AHEAD + 2  # + the tile in the MMA + the one whose wgmma may still read (PAIR)
+    in-flight accumulator, the key operand, the scales, the next page id). ``BYTES``: the keys go from shared
+    memory to registers in the ``words`` layout, decoded there into the wgmma's register fragment."""
     stage = tile % STAGES
     async_copy.wait_group(AHEAD - 1)
     _cta_barrier()  # every thread's copies of this tile have landed
-    fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
-    acc = warpgroup_mma(k_smem.index(stage), q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)
+    if BYTES:
+        # (the layouts of the words, and of the fp16 values that the join/permute/reshape give, are chosen so that
+        # each thread's values are its own fragment's: the conversion moves nothing, and fails to compile otherwise)
+        keys = gl.convert_layout(_fragment_order_f16(k_smem.index(stage).load(words)),
+                                 gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2), assert_trivial=True)
+    else:
+        fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
+        keys = k_smem.index(stage)
+    acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)
     ks = s_smem.index(stage).load(gl.SliceLayout(1, mma))
+    if BYTES:
+        ks = ks * BYTES_SCALE
     t_next = t_begin + (tile + AHEAD) * BLOCK_T
     _issue(k_smem, s_smem, kv_ptr, page, t_next, tile + AHEAD, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs,
-           s_offs, D, STAGES)
+           s_offs, D, STAGES, BYTES)
     page = _page_id(id_row, t_next + BLOCK_T, log2_block_kv, table_width)
-    return acc, ks, page
+    return acc, keys, ks, page
 
 
 @gluon.jit
@@ -115,10 +148,14 @@ def _store(out_ptr, row_off, tok, logits, valid_len, t_end, OUT_BF16: gl.constex
 
 
 @gluon.jit
-def _finish(acc, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr,
-            OUT_BF16: gl.constexpr, H: gl.constexpr, R: gl.constexpr):
-    """Wait for a tile's wgmma (leaving ``OUTSTANDING`` newer ones in flight), then its rows' epilogues."""
-    scores = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, ))
+def _finish(acc, keys, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr,
+            OUT_BF16: gl.constexpr, H: gl.constexpr, R: gl.constexpr, BYTES: gl.constexpr):
+    """Wait for a tile's wgmma (leaving ``OUTSTANDING`` newer ones in flight), then its rows' epilogues. (``BYTES``:
+    the wgmma reads ``keys`` from registers, kept alive until it is done.)"""
+    if BYTES:
+        scores, keys = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, keys))
+    else:
+        scores = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, ))
     weighted = gl.maximum(scores, 0.0) * w[None, :]
     tok = t0 + toks
     if R == 2:
@@ -138,7 +175,8 @@ def _finish(acc, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1, row0
 def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
          stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, b, length, t_begin,
          t_stop, k_offs, s_offs, q_offs, heads, toks, H: gl.constexpr, D: gl.constexpr, R: gl.constexpr,
-         AHEAD: gl.constexpr, PAIR: gl.constexpr, OUT_BF16: gl.constexpr, mma: gl.constexpr):
+         AHEAD: gl.constexpr, STAGES: gl.constexpr, PAIR: gl.constexpr, OUT_BF16: gl.constexpr, BYTES: gl.constexpr,
+         mma: gl.constexpr, words: gl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of request ``b`` (a run of its consecutive splits)."""
     cap = table_width << log2_block_kv  # tokens the block table can address
     t_end = gl.minimum(t_stop, gl.minimum(length, gl.minimum(cap, width)))
@@ -150,10 +188,17 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
         for j in gl.static_range(AHEAD):
             t0 = t_begin + j * BLOCK_T
             _issue(k_smem, s_smem, kv_ptr, _page_id(id_row, t0, log2_block_kv, table_width), t0, j, n_tiles,
-                   num_blocks, stride_page, log2_block_kv, k_offs, s_offs, D, AHEAD + 2)
+                   num_blocks, stride_page, log2_block_kv, k_offs, s_offs, D, STAGES, BYTES)
         page = _page_id(id_row, t_begin + AHEAD * BLOCK_T, log2_block_kv, table_width)
         row0 = b * next_n
-        q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
+        if BYTES:  # decoded once per run, into the keys' K order, 64 MMA columns at a time (registers)
+            q_words = q_ptr.to(gl.pointer_type(gl.int32)) + row0.to(gl.int64) * (H * D // 4)
+            for c in gl.static_range(R * H // BLOCK_T):
+                chunk = gl.load(q_words + c * (BLOCK_T // R) * (D // 4) + q_offs)
+                q_smem.slice(c * BLOCK_T, BLOCK_T).store(_fragment_order_f16(chunk))
+            fence_async_shared()  # (then the wgmma's async-proxy reads, after _start's barrier)
+        else:
+            q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
         w = gl.load(w_ptr + row0.to(gl.int64) * stride_w + heads)
         v0 = gl.minimum(row_lengths(lens_ptr, b, 0, True, next_n, lens_2d, 0), cap)
         v1 = v0
@@ -165,21 +210,23 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
         if PAIR:
             for p in range(0, (n_tiles + 1) // 2):
                 i = 2 * p
-                a, ks_a, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
-                                       stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, mma)
-                c, ks_c, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i + 1, t_begin, n_tiles,
-                                       num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D,
-                                       AHEAD, mma)
-                _finish(a, 1, w, ks_a, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
-                        OUT_BF16, H, R)
-                _finish(c, 0, w, ks_c, toks, t_begin + (i + 1) * BLOCK_T, t_end, v0, v1, row0_off, row1_off,
-                        out_ptr, OUT_BF16, H, R)
+                a, ka, ks_a, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles,
+                                           num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero,
+                                           D, AHEAD, STAGES, BYTES, mma, words)
+                c, kc, ks_c, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i + 1, t_begin, n_tiles,
+                                           num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero,
+                                           D, AHEAD, STAGES, BYTES, mma, words)
+                _finish(a, ka, 1, w, ks_a, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
+                        OUT_BF16, H, R, BYTES)
+                _finish(c, kc, 0, w, ks_c, toks, t_begin + (i + 1) * BLOCK_T, t_end, v0, v1, row0_off, row1_off,
+                        out_ptr, OUT_BF16, H, R, BYTES)
         else:
             for i in range(0, n_tiles):
-                a, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
-                                     stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, mma)
-                _finish(a, 0, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
-                        OUT_BF16, H, R)
+                a, ka, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
+                                         stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD,
+                                         STAGES, BYTES, mma, words)
+                _finish(a, ka, 0, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
+                        OUT_BF16, H, R, BYTES)
         async_copy.wait_group(0)  # (copies past the last tile are masked off, but still groups)
 
 
@@ -189,20 +236,41 @@ def _dsa_paged_sm90_kernel(
         stride_w, stride_table, stride_page, stride_out,  #
         num_slots, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, log2_split, programs_per_sm,  #
         H: gl.constexpr, D: gl.constexpr, R: gl.constexpr, AHEAD: gl.constexpr, PAIR: gl.constexpr,
-        OUT_BF16: gl.constexpr):
+        OUT_BF16: gl.constexpr, BYTES: gl.constexpr):
     gl.static_assert(R == 1 or not PAIR, "PAIR is a next_n 1 form")
     N: gl.constexpr = R * H  # MMA columns: every row's heads
-    mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 32])
-    copy: gl.constexpr = gl.BlockedLayout([1, 16], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
     scale_copy: gl.constexpr = gl.BlockedLayout([1], [32], [4], [0])
-    operand: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=D, element_bitwidth=8, rank=2)
-    k_smem = gl.allocate_shared_memory(gl.float8e4nv, [AHEAD + 2, BLOCK_T, D], operand)
-    s_smem = gl.allocate_shared_memory(gl.float32, [AHEAD + 2, BLOCK_T], gl.SwizzledSharedLayout(1, 1, 1, [0]))
-    q_smem = gl.allocate_shared_memory(gl.float8e4nv, [N, D], operand)
-    cols = gl.arange(0, D, layout=gl.SliceLayout(0, copy))
-    k_offs = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, copy))[:, None] * D + cols[None, :]
-    n = gl.arange(0, N, layout=gl.SliceLayout(1, copy))
-    q_offs = ((n % R) * H + n // R)[:, None] * D + cols[None, :]  # query row of MMA column n (interleaved)
+    if BYTES:
+        gl.static_assert(D == 128, "the words layout below is head_dim 128's")
+        # fp16 wgmma (k = 16), keys from registers: the ring needs no buffer for a tile in the MMA
+        STAGES: gl.constexpr = AHEAD + 1
+        mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 16])
+        VALUES: gl.constexpr = D // 4  # int32 words per key row
+        copy: gl.constexpr = gl.BlockedLayout([1, 4], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
+        # Each lane's words of a key tile: lane l holds rows l // 4 and l // 4 + 8 (of its warp's 16), each row's
+        # quarter l % 4, i.e. 8 consecutive words (two 16-byte loads): after _fragment_order_f16, its fragment.
+        words: gl.constexpr = gl.DistributedLinearLayout(
+            reg_bases=[[0, 1], [0, 2], [0, 4], [8, 0]], lane_bases=[[0, 8], [0, 16], [1, 0], [2, 0], [4, 0]],
+            warp_bases=[[16, 0], [32, 0]], block_bases=[], shape=[BLOCK_T, VALUES])
+        # 16-byte vectors swizzled by row: the 8 lanes of a load phase (2 rows x 4 quarters) hit distinct banks
+        swizzled: gl.constexpr = gl.SwizzledSharedLayout(4, 1, 8, [1, 0])
+        k_smem = gl.allocate_shared_memory(gl.int32, [STAGES, BLOCK_T, VALUES], swizzled)
+        operand: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
+        q_smem = gl.allocate_shared_memory(gl.float16, [N, D], operand)
+    else:
+        STAGES: gl.constexpr = AHEAD + 2  # + the tile in the MMA + the one whose wgmma may still read (PAIR)
+        mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 32])
+        VALUES: gl.constexpr = D
+        copy: gl.constexpr = gl.BlockedLayout([1, 16], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
+        words: gl.constexpr = copy  # (unused)
+        operand: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=D, element_bitwidth=8, rank=2)
+        k_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, BLOCK_T, D], operand)
+        q_smem = gl.allocate_shared_memory(gl.float8e4nv, [N, D], operand)
+    s_smem = gl.allocate_shared_memory(gl.float32, [STAGES, BLOCK_T], gl.SwizzledSharedLayout(1, 1, 1, [0]))
+    cols = gl.arange(0, VALUES, layout=gl.SliceLayout(0, copy))
+    k_offs = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, copy))[:, None] * VALUES + cols[None, :]
+    n = gl.arange(0, BLOCK_T if BYTES else N, layout=gl.SliceLayout(1, copy))  # (bytes: a chunk of the columns)
+    q_offs = ((n % R) * H + n // R)[:, None] * VALUES + cols[None, :]  # query row of MMA column n (interleaved)
     n = gl.arange(0, N, layout=gl.SliceLayout(0, mma))
     heads = (n % R) * stride_w + n // R  # ... and its head weight
     s_offs = gl.arange(0, BLOCK_T, layout=scale_copy)
@@ -232,7 +300,7 @@ def _dsa_paged_sm90_kernel(
             _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
                  stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, x, length,
                  first * split_kv, (first + count) * split_kv, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
-                 PAIR, OUT_BF16, mma)
+                 STAGES, PAIR, OUT_BF16, BYTES, mma, words)
             todo -= count
             skip = 0
         else:
