@@ -193,9 +193,9 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
         row0 = b * next_n
         if BYTES:  # decoded once per run, into the keys' K order, 64 MMA columns at a time (registers)
             q_words = q_ptr.to(gl.pointer_type(gl.int32)) + row0.to(gl.int64) * (H * D // 4)
-            for c in gl.static_range(R * H // BLOCK_T):
-                chunk = gl.load(q_words + c * (BLOCK_T // R) * (D // 4) + q_offs)
-                q_smem.slice(c * BLOCK_T, BLOCK_T).store(_fragment_order_f16(chunk))
+            for part in gl.static_range(R * H // BLOCK_T):
+                chunk = gl.load(q_words + part * (BLOCK_T // R) * (D // 4) + q_offs)
+                q_smem.slice(part * BLOCK_T, BLOCK_T).store(_fragment_order_f16(chunk))
             fence_async_shared()  # (then the wgmma's async-proxy reads, after _start's barrier)
         else:
             q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
