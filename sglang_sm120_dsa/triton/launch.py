@@ -100,8 +100,7 @@ def sm90_applies(call: PagedCall, arch: int | None, mode: int, tiles: dict) -> d
     allows it, for the calls that kernel serves: next_n <= 2 rows per request (no varlen ``indices``), head_dim
     128, pages holding whole 64-token tiles."""
     entry = tiles.get("sm90")
-    if (not entry or arch != 90 or mode not in (MODE_NATIVE.value, MODE_BYTES.value) or call.indices is not None
-            or call.next_n > 2
+    if (not entry or arch != 90 or mode == MODE_FP4.value or call.indices is not None or call.next_n > 2
             or call.head_dim != 128 or call.block_kv < SM90_BLOCK_T.value or envs.TRITON_SM90.choice() == "off"):
         return None
     return entry

@@ -26,22 +26,6 @@ MODE_FP4 = tl.constexpr(2)
 BYTES_SCALE = tl.constexpr(65536.0)  # 256 * 256: the factor MODE_BYTES leaves out of each dot
 
 
-# The byte trick on one int32 word (4 e4m3 values, little-endian) -> 4 fp16, in PTX (:func:`_e4m3_word_to_f16`;
-# the SM90 Gluon kernel's byte mode runs it too).
-E4M3_WORD_ASM = tl.constexpr("""{
-        .reg .b32 v;
-        prmt.b32 v, $4, 0, 0x9180;
-        and.b32 v, v, 0x017F017F;
-        shl.b32 v, v, 7;
-        mov.b32 {$0, $1}, v;
-        prmt.b32 v, $4, 0, 0xB3A2;
-        and.b32 v, v, 0x017F017F;
-        shl.b32 v, v, 7;
-        mov.b32 {$2, $3}, v;
-        }""")
-E4M3_WORD_CONSTRAINTS = tl.constexpr("=h,=h,=h,=h,r")
-
-
 @triton.jit
 def _e4m3_word_to_f16(word):
     """The byte trick on one int32 word (4 e4m3 values, little-endian) -> 4 fp16, in PTX. Per pair of values one
@@ -51,8 +35,19 @@ def _e4m3_word_to_f16(word):
     303 -> 290. Building the high and low byte of each half-word separately and interleaving them with ``prmt``
     took 1.75 per value and ran as slowly as the old code.) The words are loaded whole, 16 bytes per load."""
     return tl.inline_asm_elementwise(
-        asm=E4M3_WORD_ASM, constraints=E4M3_WORD_CONSTRAINTS, args=[word],
-        dtype=(tl.float16, tl.float16, tl.float16, tl.float16), is_pure=True, pack=1)
+        asm="""{
+        .reg .b32 v;
+        prmt.b32 v, $4, 0, 0x9180;
+        and.b32 v, v, 0x017F017F;
+        shl.b32 v, v, 7;
+        mov.b32 {$0, $1}, v;
+        prmt.b32 v, $4, 0, 0xB3A2;
+        and.b32 v, v, 0x017F017F;
+        shl.b32 v, v, 7;
+        mov.b32 {$2, $3}, v;
+        }""",
+        constraints="=h,=h,=h,=h,r", args=[word], dtype=(tl.float16, tl.float16, tl.float16, tl.float16),
+        is_pure=True, pack=1)
 
 
 @triton.jit

@@ -40,8 +40,8 @@ from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma
 from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
 
 from .decode import BYTES_SCALE
-from .decode import E4M3_WORD_ASM
-from .decode import E4M3_WORD_CONSTRAINTS
+from .decode import MODE_BYTES
+from .decode import fp8_operand
 from .metadata import splits
 from .paged import clamp
 from .paged import row_lengths
@@ -94,19 +94,6 @@ def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_p
 
 
 @gluon.jit
-def _fragment_order_f16(words):
-    """int32 words ``[R, W]`` of e4m3 bytes -> fp16 ``[R, 4W]`` holding ``e4m3 / 256``, head_dim in the wgmma
-    fragment's K order: the tl kernels' byte decoding (decode._bytes_operand with ``FRAGMENT``), in Gluon."""
-    v0, v1, v2, v3 = gl.inline_asm_elementwise(E4M3_WORD_ASM, E4M3_WORD_CONSTRAINTS, [words],
-                                               (gl.float16, gl.float16, gl.float16, gl.float16), is_pure=True, pack=1)
-    R: gl.constexpr = words.shape[0]
-    K: gl.constexpr = 4 * words.shape[1]
-    x = gl.join(gl.join(v0, v2), gl.join(v1, v3))  # [R, W, 2, 2]: (i, j) -> value 2i + j of each word
-    x = gl.permute(gl.reshape(x, [R, 4, K // 16, 2, 2]), [0, 2, 3, 1, 4])  # (q, m, i, j) -> (m, i, q, j)
-    return gl.reshape(x, [R, K])
-
-
-@gluon.jit
 def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page,
            log2_block_kv, table_width, k_offs, s_offs, zero, D: gl.constexpr, AHEAD: gl.constexpr,
            STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr, words: gl.constexpr):
@@ -118,9 +105,9 @@ def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles,
     async_copy.wait_group(AHEAD - 1)
     _cta_barrier()  # every thread's copies of this tile have landed
     if BYTES:
-        # (the layouts of the words, and of the fp16 values that the join/permute/reshape give, are chosen so that
+        # (the layouts of the words, and of the fp16 values decode's join/permute/reshape give, are chosen so that
         # each thread's values are its own fragment's: the conversion moves nothing, and fails to compile otherwise)
-        keys = gl.convert_layout(_fragment_order_f16(k_smem.index(stage).load(words)),
+        keys = gl.convert_layout(fp8_operand(k_smem.index(stage).load(words), MODE_BYTES, True, True),
                                  gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2), assert_trivial=True)
     else:
         fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
@@ -195,7 +182,7 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
             q_words = q_ptr.to(gl.pointer_type(gl.int32)) + row0.to(gl.int64) * (H * D // 4)
             for part in gl.static_range(R * H // BLOCK_T):
                 chunk = gl.load(q_words + part * (BLOCK_T // R) * (D // 4) + q_offs)
-                q_smem.slice(part * BLOCK_T, BLOCK_T).store(_fragment_order_f16(chunk))
+                q_smem.slice(part * BLOCK_T, BLOCK_T).store(fp8_operand(chunk, MODE_BYTES, True, True))
             fence_async_shared()  # (then the wgmma's async-proxy reads, after _start's barrier)
         else:
             q_smem.store(gl.load(q_ptr + row0.to(gl.int64) * (H * D) + q_offs))
@@ -248,7 +235,7 @@ def _dsa_paged_sm90_kernel(
         VALUES: gl.constexpr = D // 4  # int32 words per key row
         copy: gl.constexpr = gl.BlockedLayout([1, 4], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
         # Each lane's words of a key tile: lane l holds rows l // 4 and l // 4 + 8 (of its warp's 16), each row's
-        # quarter l % 4, i.e. 8 consecutive words (two 16-byte loads): after _fragment_order_f16, its fragment.
+        # quarter l % 4, i.e. 8 consecutive words (two 16-byte loads): decoded in the fragment's K order, its fragment.
         words: gl.constexpr = gl.DistributedLinearLayout(
             reg_bases=[[0, 1], [0, 2], [0, 4], [8, 0]], lane_bases=[[0, 8], [0, 16], [1, 0], [2, 0], [4, 0]],
             warp_bases=[[16, 0], [32, 0]], block_bases=[], shape=[BLOCK_T, VALUES])
