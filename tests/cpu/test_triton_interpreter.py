@@ -121,6 +121,25 @@ def test_paged_long_and_empty_requests_many_splits(family, mode, block_kv, one_p
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_paged_shares_start_inside_tasks_and_pages(family, mode, one_page_tiles, monkeypatch) -> None:
+    """With one-page tiles an SM's programs share its range in 64-token tile slots, not whole tasks: on one SM, 3
+    programs cut a 1000-token request's two 512-token tasks (16 slots) at slots 5 and 10, tokens 320 and 640, inside
+    128-token pages. Against the reference, and bitwise equal across SM and program counts."""
+    from sglang_sm120_dsa.triton import config
+    from sglang_sm120_dsa.triton import launch
+
+    assert config.PAGED_FAMILY_DEFAULT["split_kv"] == 512  # (no table on CPU)
+    case = make_paged_case(3, 2, 16, 64, 128, context_lens=[1000, 70, 5], seed=10)
+    outs = []
+    for programs in (3, 2):
+        monkeypatch.setattr(launch, "paged_tiles",
+                            lambda *a, p=programs: {**config.PAGED_TILE_DEFAULT, "programs_per_sm": p})
+        outs += [compare_paged(family, case, mode, num_sms=n) for n in (1, 2, 7)]
+    for other in outs[1:]:
+        assert_bitwise_equal(other, outs[0], "results for different SM or program counts")
+
+
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("split", [128, 4096])
 def test_paged_split_spans_several_page_windows(family, mode, split, monkeypatch) -> None:
     """A run reads its page ids 64 pages at a time: with 32-token pages, a 4096-token split spans two windows, and

@@ -4,14 +4,18 @@ Work unit: a *task* = one KV split (``split_kv`` tokens) of one *atom* (all quer
 pages: the ``next_n`` MTP rows of a request, or up to ``ATOM`` consecutive varlen tokens with the same index). A
 task loads each key once and scores it for every row of the atom. The schedule metadata (the foundation's
 algorithm with this family's ``split_kv``) gives every SM a contiguous range of tasks, and ``programs_per_sm``
-programs cut that range into contiguous shares of equal task counts, so their pipelines overlap and they end
-within one task of each other. A program runs its share as *runs* (consecutive splits of one atom): one query
-load and one token loop per run. (Taking every ``programs_per_sm``-th task instead left one program of an SM with a
-whole 2048-token task more than the others and restarted its pipeline at every task: on an H200, 64 x 64K went
-from 169.8 to 154.2 us, 128 x 16K from 94.8 to 87.5.) ``split_kv`` and ``programs_per_sm`` are runtime values
-chosen from the batch size (config.paged_family, which the metadata call sees too, and the tile entry, whose
-resources set how many programs fit an SM). Each token's logits come from exactly one program, with the same
-arithmetic whatever the SM count, the split or the share: results are bitwise deterministic.
+programs cut that range into contiguous shares of equal size, so their pipelines overlap and they end together.
+Shares count *units*: a ``BLOCK_T``-token tile slot when every tile lies in one page (``ONE_PAGE``; a request's
+last split counts whole), else a whole task (a run's page-id windows must start at a page). (With whole tasks, an
+SM with few tasks for its programs left one of them with a task more, running alone at the end: e.g. SM80's byte
+path at 32 x 8K, split 512 and 2 programs per SM, ~4.9 tasks per SM of an A100.) A program runs its share as *runs*
+(consecutive units of one atom): one query load and one token loop per run. (Taking every ``programs_per_sm``-th
+task instead left one program of an SM with a whole 2048-token task more than the others and restarted its
+pipeline at every task: on an H200, 64 x 64K went from 169.8 to 154.2 us, 128 x 16K from 94.8 to 87.5.)
+``split_kv`` and ``programs_per_sm`` are runtime values chosen from the batch size (config.paged_family, which the
+metadata call sees too, and the tile entry, whose resources set how many programs fit an SM). Each token's logits
+come from exactly one program, with the same arithmetic whatever the SM count, the split or the share: results
+are bitwise deterministic.
 
 Key tiles and pages: when a page holds whole tiles (``ONE_PAGE``, which the launcher sets where the tile entry asks
 for it and ``block_kv >= BLOCK_T``, e.g. SGLang's 64-token pages with 64-token tiles: config.one_page), a tile's
@@ -128,6 +132,20 @@ def sm_range(meta_ptr, programs_per_sm, num_slots):
     a_end = tl.minimum(tl.maximum(tl.load(meta_ptr + 2 * sm + 2), a), num_slots)
     split_end = tl.maximum(tl.load(meta_ptr + 2 * sm + 3), 0)
     return lane, a, split, a_end, split_end
+
+
+@triton.jit
+def share(n_tasks, lane, programs_per_sm, unit_shift):
+    """(units to skip, units to run) of program ``lane`` of an SM whose range holds ``n_tasks`` tasks, a task being
+    ``1 << unit_shift`` units: contiguous shares of equal size."""
+    n = n_tasks << unit_shift
+    skip = tl.maximum(n * lane // programs_per_sm, 0)  # clamped: a nonsense range may overflow n
+    return skip, n * (lane + 1) // programs_per_sm - skip
+
+
+@triton.constexpr_function
+def log2(x):
+    return x.bit_length() - 1
 
 
 @triton.jit
@@ -356,12 +374,14 @@ def _dsa_paged_mqa_logits_kernel(
         FRAGMENT: tl.constexpr, SPLIT: tl.constexpr):
     PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
-    split_kv = 1 << log2_split  # a power of two (config.paged_family): splits count by shifts, not divisions
+    # split_kv: a power of two (config.paged_family), so splits and units count by shifts, not divisions
+    unit_shift = log2_split - log2(BLOCK_T) if ONE_PAGE else 0  # units per task, as a shift (see the docstring)
+    log2_unit = log2_split - unit_shift  # tokens per unit
     lane, a, split, a_end, split_end = sm_range(meta_ptr, programs_per_sm, num_slots)
     # The page ids where the range starts, loaded alongside its first atom's lengths: at small batches every
     # program has one task, and this takes the block table off its chain of dependent loads.
     spec = _window(tl.zeros([PAGES], tl.int32), a >= num_slots, table_ptr, a, stride_table,
-                   (split * split_kv) >> log2_block_kv, table_width, PAGES)
+                   (split << log2_split) >> log2_block_kv, table_width, PAGES)
     row0_a, n_rows_a, length_a = _atom(tl.minimum(a, num_slots - 1), lens_ptr, idx_ptr, num_slots, next_n, lens_2d,
                                        varlen, ATOM)
     # Start the DRAM trips of a program's first tile while the lengths load, as L2 prefetches: its keys, and the
@@ -372,18 +392,16 @@ def _dsa_paged_mqa_logits_kernel(
     # 11.9 -> 10.4, 2 x 16K 9.3 -> 8.0, 8 x 32K 18.9 -> 17.8. (The query prefetched by every program with work
     # made 1 x 64K slower, 11.8 -> 13.1 us: 396 programs on the same lines at once.)
     if ASM:
-        n_one = split_end - split  # the range's tasks if it lies in one atom (as `n` below)
-        first = split + n_one * lane // programs_per_sm  # its first split then (as `skip` below)
+        skip_one, todo_one = share(split_end - split, lane, programs_per_sm, unit_shift)  # if in one atom (as below)
         one = (a_end == a) & (a < num_slots)
         last_atom = (lane != 0) & (lane == programs_per_sm - 1)
         pf_atom = tl.where(one | ~last_atom, a, a_end)
-        pf_split = tl.where(one, first, tl.where(last_atom, 0, split))
-        pf = tl.where(one, n_one * (lane + 1) // programs_per_sm > first - split,
-                      (a_end > a) & ((lane == 0) | ((split_end > 0) & (a_end < num_slots))))
+        pf_unit = tl.where(one, (split << unit_shift) + skip_one, tl.where(last_atom, 0, split << unit_shift))
+        pf = tl.where(one, todo_one > 0, (a_end > a) & ((lane == 0) | ((split_end > 0) & (a_end < num_slots))))
         pf = pf & (pf_atom < num_slots)
-        _prefetch_query(q_ptr, w_ptr, stride_w, pf_atom, pf & (pf_split == 0), num_slots, next_n, varlen, H, DQ, ROWS)
+        _prefetch_query(q_ptr, w_ptr, stride_w, pf_atom, pf & (pf_unit == 0), num_slots, next_n, varlen, H, DQ, ROWS)
         _prefetch_keys(kv_ptr, table_ptr, pf_atom, stride_table, stride_page, num_blocks, table_width, block_kv,
-                       log2_block_kv, pf_split * split_kv, pf, BLOCK_T, DQ)
+                       log2_block_kv, pf_unit << log2_unit, pf, BLOCK_T, DQ)
     # Count the range's tasks, one atom at a time (an atom's length gives its number of splits).
     n = 0
     x = a
@@ -397,22 +415,21 @@ def _dsa_paged_mqa_logits_kernel(
         if x < a_end:
             _, n_rows, length = _atom(x, lens_ptr, idx_ptr, num_slots, next_n, lens_2d, varlen, ATOM)
     n += tl.maximum(split_end - s, 0)
-    # This program's contiguous share of them, as runs of consecutive splits of one atom: one query load and one
-    # token loop per run, and the SM's programs end within a task of each other.
-    skip = tl.maximum(n * lane // programs_per_sm, 0)  # clamped: a nonsense range may overflow n
-    todo = n * (lane + 1) // programs_per_sm - skip
+    # This program's contiguous share of them, as runs of consecutive units of one atom: one query load and one
+    # token loop per run.
+    skip, todo = share(n, lane, programs_per_sm, unit_shift)
     x = a
     s = split
     row0 = row0_a
     n_rows = n_rows_a
     length = length_a
     while (todo > 0) & (x < num_slots):
-        avail = tl.maximum(splits(length, log2_split) - s, 0)
+        avail = tl.maximum(splits(length, log2_split) - s, 0) << unit_shift
         if skip < avail:
-            first = s + skip
+            first = (s << unit_shift) + skip  # (s < the atom's splits here: no overflow below)
             count = tl.minimum(avail - skip, todo)
-            pages = _window(spec, (x == a) & (first == split), table_ptr, x, stride_table,
-                            (first * split_kv) >> log2_block_kv, table_width, PAGES)
+            pages = _window(spec, (x == a) & (first == split << unit_shift), table_ptr, x, stride_table,
+                            (first << log2_unit) >> log2_block_kv, table_width, PAGES)
             # The next run's query and first page ids into L2 during this one (their addresses need no load): on an
             # H200 next_n 2 gained 0.2-0.8 us (256 x 8K 109.5 -> 108.7), next_n 1 within noise; not on the byte
             # path, whose walk then spilled more and ran 0.5% slower.
@@ -425,8 +442,8 @@ def _dsa_paged_mqa_logits_kernel(
                              more & (p < table_width) & (p % 32 == 0))  # one address per 128-byte line
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
-                  varlen, out_bf16, row0, n_rows, x, length, first * split_kv, (first + count) * split_kv, pages, H, DQ,
-                  ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, FRAGMENT, SPLIT)
+                  varlen, out_bf16, row0, n_rows, x, length, first << log2_unit, (first + count) << log2_unit, pages,
+                  H, DQ, ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, FRAGMENT, SPLIT)
             todo -= count
             skip = 0
         else:

@@ -1,7 +1,8 @@
 """Paged FP8 logits on SM90, written in Gluon (Triton's layout-explicit dialect): ``_dsa_paged_sm90_kernel``.
 
-The same work, schedule and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same contiguous
-shares of tasks per program, same clamps), for the calls where Hopper's ``tl.dot`` form leaves speed behind:
+The same work and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same clamps; contiguous shares
+of whole tasks per program, as that kernel's page-window form), for the calls where Hopper's ``tl.dot`` form leaves
+speed behind:
 FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request (no varlen
 ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand mode and batch bucket
 (``"sm90"`` in a tile entry). Each program is one warp group:
