@@ -137,7 +137,7 @@ def sm_range(meta_ptr, programs_per_sm, num_slots):
 @triton.jit
 def share(n_tasks, lane, programs_per_sm, unit_shift):
     """(units to skip, units to run) of program ``lane`` of an SM whose range holds ``n_tasks`` tasks, a task being
-    ``1 << unit_shift`` units: contiguous shares of equal size."""
+    ``1 << unit_shift`` units: contiguous shares of equal size. (The SM90 Gluon kernel calls it too.)"""
     n = n_tasks << unit_shift
     skip = tl.maximum(n * lane // programs_per_sm, 0)  # clamped: a nonsense range may overflow n
     return skip, n * (lane + 1) // programs_per_sm - skip

@@ -2,10 +2,9 @@
 
 The same work and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same clamps; contiguous shares
 of whole tasks per program, as that kernel's page-window form), for the calls where Hopper's ``tl.dot`` form leaves
-speed behind:
-FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request (no varlen
-``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand mode and batch bucket
-(``"sm90"`` in a tile entry). Each program is one warp group:
+speed behind: FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request
+(no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand mode and
+batch bucket (``"sm90"`` in a tile entry). Each program is one warp group:
 
 - keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 2`` shared-memory buffers, each
   tile's page id loaded one tile before its copies are issued (a plain load: its use is a whole tile later);
@@ -46,6 +45,7 @@ from .decode import fp8_operand
 from .metadata import splits
 from .paged import clamp
 from .paged import row_lengths
+from .paged import share
 from .paged import sm_range
 
 # Gluon is young and renames things between releases: the two used here that differ between Triton 3.6 (the GPU
@@ -275,8 +275,7 @@ def _dsa_paged_sm90_kernel(
         s = 0
         x += 1
     n_tasks += gl.maximum(split_end - s, 0)
-    skip = gl.maximum(n_tasks * lane // programs_per_sm, 0)
-    todo = n_tasks * (lane + 1) // programs_per_sm - skip
+    skip, todo = share(n_tasks, lane, programs_per_sm, 0)  # (in whole tasks)
     x = a
     s = split
     while (todo > 0) & (x < num_slots):
