@@ -1,10 +1,10 @@
 """Paged FP8 logits on SM90, written in Gluon (Triton's layout-explicit dialect): ``_dsa_paged_sm90_kernel``.
 
-The same work and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same clamps; contiguous shares
-of whole tasks per program, as that kernel's page-window form), for the calls where Hopper's ``tl.dot`` form leaves
-speed behind: FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows per request
-(no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand mode and
-batch bucket (``"sm90"`` in a tile entry). Each program is one warp group:
+The same work, schedule and results as ``paged._dsa_paged_mqa_logits_kernel`` (same metadata, same clamps, same
+contiguous shares of 64-token tile slots per program as its one-page form), for the calls where Hopper's ``tl.dot``
+form leaves speed behind: FP8 keys on sm_90, 64-token key tiles inside pages of 64 or 128 tokens, next_n 1 or 2 rows
+per request (no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand
+mode and batch bucket (``"sm90"`` in a tile entry). Each program is one warp group:
 
 - keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 2`` shared-memory buffers, each
   tile's page id loaded one tile before its copies are issued (a plain load: its use is a whole tile later);
@@ -264,8 +264,9 @@ def _dsa_paged_sm90_kernel(
     s_offs = gl.arange(0, BLOCK_T, layout=scale_copy)
     toks = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, mma))
 
-    # The program's share of its SM's task range, as in the tl kernel (paged.py, whose scalar helpers Gluon calls).
-    split_kv = 1 << log2_split
+    # The program's share of its SM's task range, in tile slots, as in the tl kernel (paged.py, whose scalar helpers
+    # Gluon calls).
+    unit_shift = log2_split - 6  # tile slots per task, as a shift (BLOCK_T = 64)
     lane, a, split, a_end, split_end = sm_range(meta_ptr, programs_per_sm, num_slots)
     n_tasks = 0
     x = a
@@ -275,18 +276,18 @@ def _dsa_paged_sm90_kernel(
         s = 0
         x += 1
     n_tasks += gl.maximum(split_end - s, 0)
-    skip, todo = share(n_tasks, lane, programs_per_sm, 0)  # (in whole tasks)
+    skip, todo = share(n_tasks, lane, programs_per_sm, unit_shift)
     x = a
     s = split
     while (todo > 0) & (x < num_slots):
         length = _atom_len(lens_ptr, x, next_n, lens_2d, R)
-        avail = gl.maximum(splits(length, log2_split) - s, 0)
+        avail = gl.maximum(splits(length, log2_split) - s, 0) << unit_shift
         if skip < avail:
-            first = s + skip
+            first = (s << unit_shift) + skip  # (s < the request's splits here: no overflow below)
             count = gl.minimum(avail - skip, todo)
             _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
                  stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, x, length,
-                 first * split_kv, (first + count) * split_kv, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
+                 first * BLOCK_T, (first + count) * BLOCK_T, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
                  STAGES, PAIR, OUT_BF16, BYTES, mma, words)
             todo -= count
             skip = 0
