@@ -1,0 +1,42 @@
+"""Time a candidate ``sm90`` section (the SM90 Gluon kernel) against the table's paged entry, on the same inputs as
+scripts/ab_kernels.py, DeepGEMM alongside. One run per process: run it once without and once with the section.
+
+    python scripts/ab_sm90_entry.py MODES CASES [AHEAD,PAIR,MAXNREG,PROGRAMS [NEXT_N]]
+    # e.g. native,bytes 1x8192x1,8x32768x1 2,0,128,4 1
+
+With a section, every table entry for calls with ``NEXT_N`` rows per request (default 1) gets it, whatever its
+bucket, so pick CASES inside the buckets you mean to change.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import ab_kernels  # noqa: E402
+
+from sglang_sm120_dsa.triton import launch  # noqa: E402
+
+
+def main() -> None:
+    modes, cases = sys.argv[1:3]
+    section = sys.argv[3] if len(sys.argv) > 3 else ""
+    if section:
+        ahead, pair, maxnreg, programs = map(int, section.split(","))
+        rows = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+        table = launch.paged_tiles
+        entry = dict(ahead=ahead, pair=bool(pair), maxnreg=maxnreg, programs_per_sm=programs)
+        launch.paged_tiles = lambda arch, mode, heads, next_n, batch: (
+            {**table(arch, mode, heads, next_n, batch), **({"sm90": entry} if next_n == rows else {})})
+    import deep_gemm
+
+    for mode in modes.split(","):
+        ab_kernels.use(mode)
+        for case in cases.split(","):
+            ab_kernels.paged_case(f"[{section or 'table'}]", mode, *map(int, case.split("x")), deep_gemm)
+
+
+if __name__ == "__main__":
+    main()
