@@ -44,6 +44,7 @@ from .decode import MODE_BYTES
 from .decode import fp8_operand
 from .metadata import splits
 from .paged import clamp
+from .paged import log2
 from .paged import row_lengths
 from .paged import share
 from .paged import sm_range
@@ -266,7 +267,7 @@ def _dsa_paged_sm90_kernel(
 
     # The program's share of its SM's task range, in tile slots, as in the tl kernel (paged.py, whose scalar helpers
     # Gluon calls).
-    unit_shift = log2_split - 6  # tile slots per task, as a shift (BLOCK_T = 64)
+    unit_shift = log2_split - log2(BLOCK_T)  # tile slots per task, as a shift
     lane, a, split, a_end, split_end = sm_range(meta_ptr, programs_per_sm, num_slots)
     n_tasks = 0
     x = a
