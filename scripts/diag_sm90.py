@@ -55,11 +55,12 @@ def _fake_operand(words):
 '''
 
 PATCHES = {
-    "nodecode": [("fp8_operand(k_smem.index(tile % STAGES).load(words), MODE_BYTES, True, True)",
-                  "_fake_operand(k_smem.index(tile % STAGES).load(words))")],
+    "nodecode": [("fp8_operand(k_smem.index(stage).load(words), MODE_BYTES, True, True)",
+                  "_fake_operand(k_smem.index(stage).load(words))")],
     "nomma": [("acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)",
                "acc = gl.convert_layout(keys.to(gl.float32), mma) + zero")],
-    "noepi": [("acc = relu_dot(x, wx, None, N // 8)", "acc = gl.sum(x, axis=2)")],
+    "noepi": [("acc = relu_dot(lane_columns(scores, R), lane_columns(w, R), None, N // (4 * R))",
+               "acc = gl.sum(lane_columns(scores, R), axis=2)")],
     "pair2": [('gl.static_assert(R == 1 or not PAIR, "PAIR is a next_n 1 form")', "")],
 }
 

@@ -190,12 +190,24 @@ def head_sum(k, q, w):
     N: tl.constexpr = s.shape[1]
     if T == 64:
         wb = tl.broadcast_to(w[None, :], [T, N])
-        x = tl.reshape(tl.permute(tl.reshape(s, [T, N // 8, 4, 2]), [0, 2, 1, 3]), [T, 4, N // 4])
-        wx = tl.reshape(tl.permute(tl.reshape(wb, [T, N // 8, 4, 2]), [0, 2, 1, 3]), [T, 4, N // 4])
-        out = tl.sum(relu_dot(x, wx, None, N // 4), axis=1)
+        out = tl.sum(relu_dot(lane_columns(s, 1), lane_columns(wb, 1), None, N // 4), axis=1)
     else:  # (128-token tiles: Triton moved the regrouped scores through shared memory, +16 KB on sm_89)
         out = tl.sum(tl.maximum(s, 0.0) * w[None, :], axis=1)
     return out
+
+
+@triton.jit
+def lane_columns(x, R: tl.constexpr):
+    """An MMA accumulator ``x [T, N]`` regrouped so that each lane's own columns (``8 * block + 2 * quad + j``) lie on
+    the last axis, for :func:`relu_dot`: ``[T, 4, N // 4]`` (quad; block and j), or for ``R`` = 2 ``[T, 8, N // 8]``
+    (quad and j, which keeps next_n 2's interleaved query rows apart; block). Nothing moves in the MMA's layout."""
+    T: tl.constexpr = x.shape[0]
+    N: tl.constexpr = x.shape[1]
+    x = tl.reshape(x, [T, N // 8, 4, 2])
+    if R == 2:
+        return tl.reshape(tl.permute(x, [0, 2, 3, 1]), [T, 8, N // 8])
+    else:
+        return tl.reshape(tl.permute(x, [0, 2, 1, 3]), [T, 4, N // 4])
 
 
 @triton.jit

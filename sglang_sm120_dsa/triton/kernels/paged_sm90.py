@@ -43,6 +43,7 @@ from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
 from .decode import BYTES_SCALE
 from .decode import MODE_BYTES
 from .decode import fp8_operand
+from .decode import lane_columns
 from .decode import relu_dot
 from .metadata import splits
 from .paged import clamp
@@ -98,53 +99,32 @@ def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_p
 
 
 @gluon.jit
-def _keys(k_smem, tile, AHEAD: gl.constexpr, STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr,
-          words: gl.constexpr):
-    """Wait for tile ``tile``'s copies; its key operand: the ring buffer, or (``BYTES``) the words loaded from it in
-    the ``words`` layout and decoded in registers into the wgmma's fragment."""
-    async_copy.wait_group(AHEAD - 1)
-    _cta_barrier()  # every thread's copies of this tile have landed
-    if BYTES:
-        # (the layouts of the words, and of the fp16 values decode's join/permute/reshape give, are chosen so that
-        # each thread's values are its own fragment's: the conversion moves nothing, and fails to compile otherwise)
-        keys = gl.convert_layout(fp8_operand(k_smem.index(tile % STAGES).load(words), MODE_BYTES, True, True),
-                                 gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2), assert_trivial=True)
-    else:
-        fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
-        keys = k_smem.index(tile % STAGES)
-    return keys
-
-
-@gluon.jit
-def _scales(s_smem, tile, STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr):
-    ks = s_smem.index(tile % STAGES).load(gl.SliceLayout(1, mma))
-    if BYTES:
-        ks = ks * BYTES_SCALE
-    return ks
-
-
-@gluon.jit
-def _issue_next(k_smem, s_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page, log2_block_kv,
-                table_width, k_offs, s_offs, D: gl.constexpr, STAGES: gl.constexpr, BYTES: gl.constexpr):
-    """Issue the copies of tile ``tile`` (its page id ``page`` loaded a tile earlier); returns the next tile's id."""
-    t0 = t_begin + tile * BLOCK_T
-    _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs, s_offs,
-           D, STAGES, BYTES)
-    return _page_id(id_row, t0 + BLOCK_T, log2_block_kv, table_width)
-
-
-@gluon.jit
 def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page,
            log2_block_kv, table_width, k_offs, s_offs, zero, D: gl.constexpr, AHEAD: gl.constexpr,
            STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr, words: gl.constexpr):
     """Tile ``tile``: wait for its copies, start its wgmma, read its key scales, issue the copies of tile
     ``tile + AHEAD`` (whose page id ``page`` was loaded a tile earlier) and load the next id. Returns (the
-    in-flight accumulator, the key operand, the scales, the next page id)."""
-    keys = _keys(k_smem, tile, AHEAD, STAGES, BYTES, mma, words)
+    in-flight accumulator, the key operand, the scales, the next page id). ``BYTES``: the keys go from shared
+    memory to registers in the ``words`` layout, decoded there into the wgmma's register fragment."""
+    stage = tile % STAGES
+    async_copy.wait_group(AHEAD - 1)
+    _cta_barrier()  # every thread's copies of this tile have landed
+    if BYTES:
+        # (the layouts of the words, and of the fp16 values decode's join/permute/reshape give, are chosen so that
+        # each thread's values are its own fragment's: the conversion moves nothing, and fails to compile otherwise)
+        keys = gl.convert_layout(fp8_operand(k_smem.index(stage).load(words), MODE_BYTES, True, True),
+                                 gl.DotOperandLayout(operand_index=0, parent=mma, k_width=2), assert_trivial=True)
+    else:
+        fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
+        keys = k_smem.index(stage)
     acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)
-    ks = _scales(s_smem, tile, STAGES, BYTES, mma)
-    page = _issue_next(k_smem, s_smem, kv_ptr, id_row, page, tile + AHEAD, t_begin, n_tiles, num_blocks, stride_page,
-                       log2_block_kv, table_width, k_offs, s_offs, D, STAGES, BYTES)
+    ks = s_smem.index(stage).load(gl.SliceLayout(1, mma))
+    if BYTES:
+        ks = ks * BYTES_SCALE
+    t_next = t_begin + (tile + AHEAD) * BLOCK_T
+    _issue(k_smem, s_smem, kv_ptr, page, t_next, tile + AHEAD, n_tiles, num_blocks, stride_page, log2_block_kv, k_offs,
+           s_offs, D, STAGES, BYTES)
+    page = _page_id(id_row, t_next + BLOCK_T, log2_block_kv, table_width)
     return acc, keys, ks, page
 
 
@@ -166,15 +146,10 @@ def _head_sums(scores, w, N: gl.constexpr, R: gl.constexpr):
     ``8 * block + 2 * quad + j`` (``quad``: its lane % 4): its own are summed by ``decode.relu_dot``'s FFMA chain
     (at next_n 2 each ``j`` apart: the interleaved columns' query row), then the quad's four partial sums."""
     scores, w = gl.broadcast(scores, w[None, :])  # (Gluon binary ops want one layout: the same ops on both)
-    if R == 2:  # [tokens, quad, j, block]
-        x = gl.reshape(gl.permute(gl.reshape(scores, [BLOCK_T, N // 8, 4, 2]), [0, 2, 3, 1]), [BLOCK_T, 8, N // 8])
-        wx = gl.reshape(gl.permute(gl.reshape(w, [BLOCK_T, N // 8, 4, 2]), [0, 2, 3, 1]), [BLOCK_T, 8, N // 8])
-        acc = relu_dot(x, wx, None, N // 8)
+    acc = relu_dot(lane_columns(scores, R), lane_columns(w, R), None, N // (4 * R))
+    if R == 2:
         l0, l1 = gl.split(gl.sum(gl.reshape(acc, [BLOCK_T, 4, 2]), axis=1))
-    else:  # [tokens, quad, block and j]
-        x = gl.reshape(gl.permute(gl.reshape(scores, [BLOCK_T, N // 8, 4, 2]), [0, 2, 1, 3]), [BLOCK_T, 4, N // 4])
-        wx = gl.reshape(gl.permute(gl.reshape(w, [BLOCK_T, N // 8, 4, 2]), [0, 2, 1, 3]), [BLOCK_T, 4, N // 4])
-        acc = relu_dot(x, wx, None, N // 4)
+    else:
         l0 = gl.sum(acc, axis=1)
         l1 = l0
     return l0, l1
@@ -189,13 +164,6 @@ def _finish(acc, keys, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1
         scores, keys = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, keys))
     else:
         scores = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, ))
-    _epilogue(scores, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16, H, R)
-
-
-@gluon.jit
-def _epilogue(scores, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16: gl.constexpr,
-              H: gl.constexpr, R: gl.constexpr):
-    """A tile's logits from its scores: head sums, key scales, ``-inf`` past each row's length, stores."""
     l0, l1 = _head_sums(scores, w, R * H, R)
     tok = t0 + toks
     # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would keep
