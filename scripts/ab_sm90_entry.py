@@ -19,17 +19,25 @@ import ab_kernels  # noqa: E402
 
 from sglang_sm120_dsa.triton import launch  # noqa: E402
 
+_TABLE = launch.paged_tiles
+
+
+def use_section(section: str, rows: int | None = None) -> None:
+    """Give the paged table's entries for calls with ``rows`` rows per request (None: every entry) the ``sm90``
+    section ``AHEAD,PAIR,MAXNREG,PROGRAMS``; an empty ``section`` restores the table."""
+    if not section:
+        launch.paged_tiles = _TABLE
+        return
+    ahead, pair, maxnreg, programs = map(int, section.split(","))
+    entry = dict(ahead=ahead, pair=bool(pair), maxnreg=maxnreg, programs_per_sm=programs)
+    launch.paged_tiles = lambda arch, mode, heads, next_n, batch: (
+        {**_TABLE(arch, mode, heads, next_n, batch), **({"sm90": entry} if rows in (None, next_n) else {})})
+
 
 def main() -> None:
     modes, cases = sys.argv[1:3]
     section = sys.argv[3] if len(sys.argv) > 3 else ""
-    if section:
-        ahead, pair, maxnreg, programs = map(int, section.split(","))
-        rows = int(sys.argv[4]) if len(sys.argv) > 4 else 1
-        table = launch.paged_tiles
-        entry = dict(ahead=ahead, pair=bool(pair), maxnreg=maxnreg, programs_per_sm=programs)
-        launch.paged_tiles = lambda arch, mode, heads, next_n, batch: (
-            {**table(arch, mode, heads, next_n, batch), **({"sm90": entry} if next_n == rows else {})})
+    use_section(section, int(sys.argv[4]) if len(sys.argv) > 4 else 1)
     import deep_gemm
 
     for mode in modes.split(","):

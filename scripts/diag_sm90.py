@@ -26,6 +26,10 @@ import tempfile
 
 import torch
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+from ab_sm90_entry import use_section  # noqa: E402
+
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing.bench import timed
@@ -103,7 +107,6 @@ def main() -> None:
     mode, cases = sys.argv[1:3]
     specs = sys.argv[3:]
     os.environ.update(family_env("triton", mode))
-    table = launch.paged_tiles
     kernels = {}
     for case_text in cases.split(","):
         batch, ctx, next_n = map(int, case_text.split("x"))
@@ -119,12 +122,7 @@ def main() -> None:
             if tuple(names) not in kernels:
                 kernels[tuple(names)] = Recorder(variant_kernel(names))
             launch._dsa_paged_sm90_kernel = kernels[tuple(names)]
-            if section:
-                ahead, pair, maxnreg, programs = map(int, section.split(","))
-                entry = dict(ahead=ahead, pair=bool(pair), maxnreg=maxnreg, programs_per_sm=programs)
-                launch.paged_tiles = lambda *a, entry=entry: {**table(*a), "sm90": entry}
-            else:
-                launch.paged_tiles = table
+            use_section(section)
             fn = lambda args=args, meta=meta, top=case.max_context_len: dsa.fp8_paged_mqa_logits(  # noqa: E731
                 *args, meta, top, False)
             try:
