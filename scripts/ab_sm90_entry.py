@@ -1,8 +1,8 @@
 """Time a candidate ``sm90`` section (the SM90 Gluon kernel) against the table's paged entry, on the same inputs as
 scripts/ab_kernels.py, DeepGEMM alongside. One run per process: run it once without and once with the section.
 
-    python scripts/ab_sm90_entry.py MODES CASES [AHEAD,PAIR,MAXNREG,PROGRAMS [NEXT_N]]
-    # e.g. native,bytes 1x8192x1,8x32768x1 2,0,128,4 1
+    python scripts/ab_sm90_entry.py MODES CASES [AHEAD,MAXNREG,PROGRAMS [NEXT_N]]
+    # e.g. native,bytes 1x8192x1,8x32768x1 2,128,4 1
 
 With a section, every table entry for calls with ``NEXT_N`` rows per request (default 1) gets it, whatever its
 bucket, so pick CASES inside the buckets you mean to change.
@@ -24,12 +24,12 @@ _TABLE = launch.paged_tiles
 
 def use_section(section: str, rows: int | None = None) -> None:
     """Give the paged table's entries for calls with ``rows`` rows per request (None: every entry) the ``sm90``
-    section ``AHEAD,PAIR,MAXNREG,PROGRAMS``; an empty ``section`` restores the table."""
+    section ``AHEAD,MAXNREG,PROGRAMS``; an empty ``section`` restores the table."""
     if not section:
         launch.paged_tiles = _TABLE
         return
-    ahead, pair, maxnreg, programs = map(int, section.split(","))
-    entry = dict(ahead=ahead, pair=bool(pair), maxnreg=maxnreg, programs_per_sm=programs)
+    ahead, maxnreg, programs = map(int, section.split(","))
+    entry = dict(ahead=ahead, maxnreg=maxnreg, programs_per_sm=programs)
     launch.paged_tiles = lambda arch, mode, heads, next_n, batch: (
         {**_TABLE(arch, mode, heads, next_n, batch), **({"sm90": entry} if rows in (None, next_n) else {})})
 

@@ -2,17 +2,15 @@
 purpose, only timed) and launch settings, on the same inputs in one process, the shipped kernel alongside.
 
     python scripts/diag_sm90.py MODE CASES SPEC [SPEC ...]
-    # e.g. bytes 64x65536x2,32x32768x2 full:2,0,168,3 nodecode:2,0,168,3 full:2,0,168,1
+    # e.g. bytes 64x65536x2,32x32768x2 full:2,168,3 nodecode:2,168,3 full:2,168,1
 
-CASES: batch x context x next_n. SPEC: VARIANT[+VARIANT...][:AHEAD,PAIR,MAXNREG,PROGRAMS] (no section: the
+CASES: batch x context x next_n. SPEC: VARIANT[+VARIANT...][:AHEAD,MAXNREG,PROGRAMS] (no section: the
 table's). Variants (the byte mode's where marked):
 - full: the kernel as shipped;
 - nodecode (bytes): the key words go to the MMA's fragment without the e4m3 -> fp16 arithmetic (mov only);
 - nomma (bytes, next_n 2): no wgmma, the scores are the key operand converted to fp32 (the epilogue still reads
   every value);
-- noepi (next_n 2): no ReLU and head weights (a plain head sum and the stores stay);
-- pair2: lifts the "PAIR is a next_n 1 form" assertion, so a section with PAIR runs two tiles per iteration at
-  next_n 2 as well.
+- noepi (next_n 2): no ReLU and head weights (a plain head sum and the stores stay).
 Prints µs per variant with the compiled kernel's registers and spill stores, and for ``full`` the largest difference
 from the first spec's logits on the valid columns (0 where the two compute alike; a check of a new section).
 """
@@ -65,7 +63,6 @@ PATCHES = {
                "acc = gl.convert_layout(keys.to(gl.float32), mma) + zero")],
     "noepi": [("acc = relu_dot(lane_columns(scores, R), lane_columns(w, R), None, N // (4 * R))",
                "acc = gl.sum(lane_columns(scores, R), axis=2)")],
-    "pair2": [('gl.static_assert(R == 1 or not PAIR, "PAIR is a next_n 1 form")', "")],
 }
 
 

@@ -114,7 +114,7 @@ def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict, n
         call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
         call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1],
         call.block_kv.bit_length() - 1, int(call.lens_2d), log2_split(family), entry["programs_per_sm"],
-        H=call.num_heads, D=call.head_dim, R=call.next_n, AHEAD=entry["ahead"], PAIR=bool(entry.get("pair")),
+        H=call.num_heads, D=call.head_dim, R=call.next_n, AHEAD=entry["ahead"],
         OUT_BF16=out.dtype == torch.bfloat16, BYTES=mode == MODE_BYTES.value, **options)
 
 

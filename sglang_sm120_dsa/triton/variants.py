@@ -121,7 +121,7 @@ def sm90_entries_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUP
             entry = dict(entry)
             for bf16 in (False, True):
                 const = (("H", heads), ("D", 128), ("R", next_n), ("AHEAD", entry["ahead"]),
-                         ("PAIR", bool(entry.get("pair"))), ("OUT_BF16", bf16), ("BYTES", mode == MODE_BYTES.value))
+                         ("OUT_BF16", bf16), ("BYTES", mode == MODE_BYTES.value))
                 out.append((entry, Variant("paged_sm90", const, 4, entry.get("maxnreg"))))
     return out
 

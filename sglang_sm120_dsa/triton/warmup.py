@@ -34,8 +34,7 @@ def _run(variant: Variant, device: torch.device) -> None:
         heads = variant.get("H") or 64
         if variant.kernel == "paged_sm90":  # next_n R on 64-token pages, in the variant's logits dtype
             next_n, block_kv = variant.get("R"), 64
-            sm90 = {"ahead": variant.get("AHEAD"), "pair": variant.get("PAIR"), "maxnreg": variant.maxnreg,
-                    "programs_per_sm": 1}
+            sm90 = {"ahead": variant.get("AHEAD"), "maxnreg": variant.maxnreg, "programs_per_sm": 1}
             tiles = {**PAGED_TILE_DEFAULT, "sm90": sm90}
         else:
             # the row class of the variant: rows_per_group(H, 1) or rows_per_group(H, next_n >= 2)

@@ -133,7 +133,7 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     for block_kv in SUPPORTED_BLOCK_KV:  # warmup(block_kv=...) compiles the variants of one page size
         warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), v.get("ONE_PAGE"), tuple(sorted(t.items())))
                   for t, v in paged_tiles_and_variants(arch, (block_kv,))}
-        warmed_sm90 = {(v.get("BYTES"), v.get("H"), v.get("R"), v.get("AHEAD"), v.get("PAIR"), v.maxnreg,
+        warmed_sm90 = {(v.get("BYTES"), v.get("H"), v.get("R"), v.get("AHEAD"), v.maxnreg,
                         v.get("OUT_BF16")) for _, v in sm90_entries_and_variants(arch, (block_kv,))}
         for mode in modes_for(arch):
             for heads in SUPPORTED_HEADS:
@@ -147,7 +147,7 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
                         assert key in warmed, (arch, block_kv, mode, heads, next_n, batch, tile)
                         if sm90 and arch == 90 and mode != MODE_FP4.value and next_n <= 2 and block_kv >= 64:
                             for bf16 in (False, True):
-                                key = (mode == MODE_BYTES.value, heads, next_n, sm90["ahead"], bool(sm90.get("pair")),
+                                key = (mode == MODE_BYTES.value, heads, next_n, sm90["ahead"],
                                        sm90.get("maxnreg"), bf16)
                                 assert key in warmed_sm90, (arch, block_kv, mode, heads, next_n, batch, sm90)
     warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),
@@ -173,7 +173,7 @@ def test_sm90_kernel_selection(monkeypatch) -> None:
     from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
     from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 
-    entry = {"ahead": 2, "pair": False, "maxnreg": 128, "programs_per_sm": 4}
+    entry = {"ahead": 2, "maxnreg": 128, "programs_per_sm": 4}
     tiles = {"block_t": 64, "sm90": entry}
     call = types.SimpleNamespace(indices=None, next_n=2, head_dim=128, block_kv=64)
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "auto")

@@ -21,9 +21,10 @@ int32 words, each thread loads its fragment's words from shared memory (two 16-b
 to fp16 in registers (decode.py's byte trick, head_dim in the fragment's K order), and an fp16 wgmma takes them from
 registers; the query is decoded once per run into shared memory in the same K order.
 
-With next_n 1 and ``PAIR`` a loop iteration runs two tiles: the first tile's epilogue executes while the second
-tile's wgmma runs. (Keeping an accumulator in flight across the loop's back edge instead makes ptxas serialize
-every wgmma, C7514: the loop-carried copy reads its registers.)
+One tile per loop iteration, its wgmma waited for before its epilogue. Two tiles per iteration (the first's
+epilogue while the second's wgmma runs) measured 0.2-0.6% slower on an H100 at next_n 1 (docs/performance.md), and
+keeping an accumulator in flight across the loop's back edge makes ptxas serialize every wgmma (C7514: the
+loop-carried copy reads its registers).
 
 Why not ``tl.dot``: Triton waits for each wgmma right after issuing it, stores through a shared-memory layout
 conversion with barriers, and recomputes per-row addresses; on an H200 (64 x 64K, H=64) this kernel took
@@ -156,14 +157,14 @@ def _head_sums(scores, w, N: gl.constexpr, R: gl.constexpr):
 
 
 @gluon.jit
-def _finish(acc, keys, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr,
-            OUT_BF16: gl.constexpr, H: gl.constexpr, R: gl.constexpr, BYTES: gl.constexpr):
-    """Wait for a tile's wgmma (leaving ``OUTSTANDING`` newer ones in flight), then its rows' epilogues. (``BYTES``:
-    the wgmma reads ``keys`` from registers, kept alive until it is done.)"""
+def _finish(acc, keys, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16: gl.constexpr,
+            H: gl.constexpr, R: gl.constexpr, BYTES: gl.constexpr):
+    """Wait for a tile's wgmma, then its rows' epilogues. (``BYTES``: the wgmma reads ``keys`` from registers, kept
+    alive until it is done.)"""
     if BYTES:
-        scores, keys = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, keys))
+        scores, keys = warpgroup_mma_wait(num_outstanding=0, deps=(acc, keys))
     else:
-        scores = warpgroup_mma_wait(num_outstanding=OUTSTANDING, deps=(acc, ))
+        scores = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
     l0, l1 = _head_sums(scores, w, R * H, R)
     tok = t0 + toks
     # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would keep
@@ -177,8 +178,8 @@ def _finish(acc, keys, OUTSTANDING: gl.constexpr, w, ks, toks, t0, t_end, v0, v1
 def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
          stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, b, length, t_begin,
          t_stop, k_offs, s_offs, q_offs, heads, toks, H: gl.constexpr, D: gl.constexpr, R: gl.constexpr,
-         AHEAD: gl.constexpr, STAGES: gl.constexpr, PAIR: gl.constexpr, OUT_BF16: gl.constexpr, BYTES: gl.constexpr,
-         mma: gl.constexpr, words: gl.constexpr):
+         AHEAD: gl.constexpr, STAGES: gl.constexpr, OUT_BF16: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr,
+         words: gl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of request ``b`` (a run of its consecutive splits)."""
     cap = table_width << log2_block_kv  # tokens the block table can address
     t_end = gl.minimum(t_stop, gl.minimum(length, gl.minimum(cap, width)))
@@ -209,26 +210,12 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
         row0_off = row0.to(gl.int64) * stride_out
         row1_off = row0_off + stride_out
         zero = gl.zeros([BLOCK_T, R * H], gl.float32, layout=mma)
-        if PAIR:
-            for p in range(0, (n_tiles + 1) // 2):
-                i = 2 * p
-                a, ka, ks_a, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles,
-                                           num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero,
-                                           D, AHEAD, STAGES, BYTES, mma, words)
-                c, kc, ks_c, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i + 1, t_begin, n_tiles,
-                                           num_blocks, stride_page, log2_block_kv, table_width, k_offs, s_offs, zero,
-                                           D, AHEAD, STAGES, BYTES, mma, words)
-                _finish(a, ka, 1, w, ks_a, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
-                        OUT_BF16, H, R, BYTES)
-                _finish(c, kc, 0, w, ks_c, toks, t_begin + (i + 1) * BLOCK_T, t_end, v0, v1, row0_off, row1_off,
-                        out_ptr, OUT_BF16, H, R, BYTES)
-        else:
-            for i in range(0, n_tiles):
-                a, ka, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
-                                         stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD,
-                                         STAGES, BYTES, mma, words)
-                _finish(a, ka, 0, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
-                        OUT_BF16, H, R, BYTES)
+        for i in range(0, n_tiles):
+            a, ka, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
+                                     stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, STAGES,
+                                     BYTES, mma, words)
+            _finish(a, ka, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16, H,
+                    R, BYTES)
         async_copy.wait_group(0)  # (copies past the last tile are masked off, but still groups)
 
 
@@ -237,15 +224,16 @@ def _dsa_paged_sm90_kernel(
         q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, meta_ptr, out_ptr,
         stride_w, stride_table, stride_page, stride_out,  #
         num_slots, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, log2_split, programs_per_sm,  #
-        H: gl.constexpr, D: gl.constexpr, R: gl.constexpr, AHEAD: gl.constexpr, PAIR: gl.constexpr,
-        OUT_BF16: gl.constexpr, BYTES: gl.constexpr):
-    gl.static_assert(R == 1 or not PAIR, "PAIR is a next_n 1 form")
+        H: gl.constexpr, D: gl.constexpr, R: gl.constexpr, AHEAD: gl.constexpr, OUT_BF16: gl.constexpr,
+        BYTES: gl.constexpr):
     N: gl.constexpr = R * H  # MMA columns: every row's heads
+    # Ring buffers: the tiles ahead and the one being read. Tile i + AHEAD's copies go to tile i - 1's buffer, after
+    # _start's barrier: every warp is past that tile's wgmma wait (and, bytes, its loads).
+    STAGES: gl.constexpr = AHEAD + 1
     scale_copy: gl.constexpr = gl.BlockedLayout([1], [32], [4], [0])
     if BYTES:
         gl.static_assert(D == 128, "the words layout below is head_dim 128's")
-        # fp16 wgmma (k = 16), keys from registers: the ring needs no buffer for a tile in the MMA
-        STAGES: gl.constexpr = AHEAD + 1
+        # fp16 wgmma (k = 16), keys from registers
         mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 16])
         VALUES: gl.constexpr = D // 4  # int32 words per key row
         copy: gl.constexpr = gl.BlockedLayout([1, 4], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
@@ -260,7 +248,6 @@ def _dsa_paged_sm90_kernel(
         operand: gl.constexpr = gl.NVMMASharedLayout(swizzle_byte_width=128, element_bitwidth=16, rank=2)
         q_smem = gl.allocate_shared_memory(gl.float16, [N, D], operand)
     else:
-        STAGES: gl.constexpr = AHEAD + 2  # + the tile in the MMA + the one whose wgmma may still read (PAIR)
         mma: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, N, 32])
         VALUES: gl.constexpr = D
         copy: gl.constexpr = gl.BlockedLayout([1, 16], [32 // (D // 16), D // 16], [4, 1], [1, 0])  # 16-byte vectors
@@ -302,7 +289,7 @@ def _dsa_paged_sm90_kernel(
             _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
                  stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, x, length,
                  first * BLOCK_T, (first + count) * BLOCK_T, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
-                 STAGES, PAIR, OUT_BF16, BYTES, mma, words)
+                 STAGES, OUT_BF16, BYTES, mma, words)
             todo -= count
             skip = 0
         else:
