@@ -6,7 +6,7 @@ form leaves speed behind: FP8 keys on sm_90, 64-token key tiles inside pages of 
 per request (no varlen ``indices``), head_dim 128. ``launch.sm90_applies`` decides; the tables enable it per operand
 mode and batch bucket (``"sm90"`` in a tile entry). Each program is one warp group:
 
-- keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 2`` shared-memory buffers, each
+- keys: ``cp.async`` copies ``AHEAD`` tiles ahead into a ring of ``AHEAD + 1`` shared-memory buffers, each
   tile's page id loaded one tile before its copies are issued (a plain load: its use is a whole tile later);
 - scores: asynchronous wgmma, key tile ``[64, D]`` x query ``[D, N]``: ``N = H`` for next_n 1; for next_n 2 both
   rows in one ``N = 2H`` dot with the columns interleaved (column ``n`` = head ``n // 2`` of row ``n % 2``), so
