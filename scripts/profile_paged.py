@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
-"""One launch of each provider's paged kernel at B=64 x 64K (H=64, D=128), for ``ncu``:
+"""One paged-logits launch per provider on the same inputs, between cudaProfilerStart/Stop, for ``ncu``:
 
-    ncu --target-processes all -k regex:'paged_mqa' --section SpeedOfLight --section Occupancy \\
-        --section WarpStateStats --section LaunchStats python3 scripts/profile_paged.py [native|bytes] [next_n]
+    ncu --profile-from-start off --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \\
+        python3 scripts/profile_paged.py [CASE [PROVIDER ...]]
+    # CASE: batch x context x next_n (default 64x65536x1); PROVIDER: deepgemm, or a Triton FP8 mode (native, bytes,
+    # portable; default: deepgemm native)
+
+H=64, D=128, 64-token pages, as in the benchmark. The metadata and a first call of each provider (compilation) run
+before the profiled range, so ``ncu`` sees only the logits kernels, one launch each.
 """
 
 from __future__ import annotations
@@ -14,16 +19,38 @@ import torch
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing.families import family_env
 
-mode = sys.argv[1] if len(sys.argv) > 1 else "native"
-next_n = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-os.environ["SGLANG_SM120_DSA_IMPL"] = "triton"
-os.environ["SGLANG_SM120_DSA_TRITON_FP8"] = mode
-case = make_paged_case(64, next_n, 64, 128, 64, avg_context=65536, seed=1, poison=False, device="cuda")
-meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
-run = lambda: dsa.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens,  # noqa: E731
-                                       case.block_table, meta, case.max_context_len)
-run()
-torch.cuda.synchronize()
-run()
-torch.cuda.synchronize()
+
+def main() -> None:
+    batch, ctx, next_n = map(int, (sys.argv[1] if len(sys.argv) > 1 else "64x65536x1").split("x"))
+    providers = sys.argv[2:] or ["deepgemm", "native"]
+    case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=1, poison=False, device="cuda")
+    args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
+    calls = []
+    for provider in providers:
+        if provider == "deepgemm":
+            import deep_gemm
+
+            meta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
+            calls.append(lambda meta=meta: deep_gemm.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False))
+        else:
+            env = family_env("triton", provider)
+            meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
+
+            def call(meta=meta, env=env):
+                os.environ.update(env)  # (read at each call: the mode this provider names)
+                return dsa.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False)
+
+            calls.append(call)
+        calls[-1]()  # compiles outside the profiled range
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStart()
+    for call in calls:
+        call()
+    torch.cuda.synchronize()
+    torch.cuda.cudart().cudaProfilerStop()
+
+
+if __name__ == "__main__":
+    main()
