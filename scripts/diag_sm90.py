@@ -61,8 +61,8 @@ PATCHES = {
                   "_fake_operand(k_smem.index(stage).load(words))")],
     "nomma": [("acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)",
                "acc = gl.convert_layout(keys.to(gl.float32), mma) + zero")],
-    "noepi": [("acc = relu_dot(lane_columns(scores, R), lane_columns(w, R), None, N // (4 * R))",
-               "acc = gl.sum(lane_columns(scores, R), axis=2)")],
+    "noepi": [("acc = lane_sums(scores, w, R)", "acc = gl.sum(lane_columns(scores, R), axis=2)"),
+              ("from .decode import lane_sums\n", "from .decode import lane_columns\nfrom .decode import lane_sums\n")],
 }
 
 

@@ -186,14 +186,21 @@ def head_sum(k, q, w):
     half the products as FMULs: sm_80 SASS, 64-token tiles, 442 -> 421 instructions per tile at next_n 1, 652 -> 616
     at next_n 2; sm_89 native next_n 2 466 -> 426). 64-token tiles only."""
     s = tl.dot(k, q)
-    T: tl.constexpr = s.shape[0]
-    N: tl.constexpr = s.shape[1]
-    if T == 64:
-        wb = tl.broadcast_to(w[None, :], [T, N])
-        out = tl.sum(relu_dot(lane_columns(s, 1), lane_columns(wb, 1), None, N // 4), axis=1)
+    if s.shape[0] == 64:
+        out = tl.sum(lane_sums(s, w, 1), axis=1)
     else:  # (128-token tiles: Triton moved the regrouped scores through shared memory, +16 KB on sm_89)
         out = tl.sum(tl.maximum(s, 0.0) * w[None, :], axis=1)
     return out
+
+
+@triton.jit
+def lane_sums(s, w, R: tl.constexpr):
+    """Each lane's sums of ``relu(s) * w`` over its own columns of the MMA accumulator ``s [T, N]`` (``w [N]``: a
+    weight per column), by :func:`relu_dot`'s FFMA chain: ``[T, 4]`` (one per quad lane), or for ``R`` = 2 ``[T, 8]``
+    (quad lane and query row, next_n 2's interleaved columns kept apart). What remains is the sum across the quad.
+    The tl kernel and Gluon's SM90 kernel both call it."""
+    s, w = tl.broadcast(s, w[None, :])  # (Gluon binary ops want one layout: the same ops on both)
+    return relu_dot(lane_columns(s, R), lane_columns(w, R), None, s.shape[1] // (4 * R))
 
 
 @triton.jit
@@ -213,7 +220,7 @@ def lane_columns(x, R: tl.constexpr):
 @triton.jit
 def relu_dot(x, w, acc, M: tl.constexpr):
     """``acc [A, B]`` (None: 0) plus the sums over the last axis of ``x`` and ``w [A, B, M]`` (``M`` a power of two)
-    of ``relu(x) * w``, added one term at a time: an FFMA chain, in a fixed order. Gluon's SM90 kernel calls it too:
+    of ``relu(x) * w``, added one term at a time: an FFMA chain, in a fixed order. Gluon's SM90 kernel runs it too:
     every term then comes out of the same splits in the same layout, and ``acc`` is a term (a zeros tensor would need
     its layout spelled out)."""
     if M == 1:

@@ -12,7 +12,7 @@ mode and batch bucket (``"sm90"`` in a tile entry). Each program is one warp gro
   rows in one ``N = 2H`` dot with the columns interleaved (column ``n`` = head ``n // 2`` of row ``n % 2``), so
   that each thread holds both rows' scores of a head side by side and splits them in registers;
 - epilogue: ReLU, head weights and the head sum in the MMA's register layout (an FFMA chain per lane,
-  ``decode.relu_dot``), the key scale, ``-inf`` past a row's length, stored straight from that layout (no
+  ``decode.lane_sums``), the key scale, ``-inf`` past a row's length, stored straight from that layout (no
   shared-memory round trip, no barrier); the logits dtype is a constexpr (as a runtime branch it cost ~10
   instructions per tile and split products from their sums).
 
@@ -44,8 +44,7 @@ from triton.experimental.gluon.language.nvidia.hopper import warpgroup_mma_wait
 from .decode import BYTES_SCALE
 from .decode import MODE_BYTES
 from .decode import fp8_operand
-from .decode import lane_columns
-from .decode import relu_dot
+from .decode import lane_sums
 from .metadata import splits
 from .paged import clamp
 from .paged import log2
@@ -141,13 +140,12 @@ def _store(out_ptr, row_off, tok, logits, valid_len, t_end, OUT_BF16: gl.constex
 
 
 @gluon.jit
-def _head_sums(scores, w, N: gl.constexpr, R: gl.constexpr):
+def _head_sums(scores, w, R: gl.constexpr):
     """Per token (row of the accumulator ``scores [BLOCK_T, N]``), the sum over heads of ReLU(score) x head weight
     (``w [N]``), for query rows 0 and 1 (the same twice for ``R`` = 1). A lane holds the accumulator's columns
-    ``8 * block + 2 * quad + j`` (``quad``: its lane % 4): its own are summed by ``decode.relu_dot``'s FFMA chain
+    ``8 * block + 2 * quad + j`` (``quad``: its lane % 4): its own are summed by ``decode.lane_sums``' FFMA chain
     (at next_n 2 each ``j`` apart: the interleaved columns' query row), then the quad's four partial sums."""
-    scores, w = gl.broadcast(scores, w[None, :])  # (Gluon binary ops want one layout: the same ops on both)
-    acc = relu_dot(lane_columns(scores, R), lane_columns(w, R), None, N // (4 * R))
+    acc = lane_sums(scores, w, R)
     if R == 2:
         l0, l1 = gl.split(gl.sum(gl.reshape(acc, [BLOCK_T, 4, 2]), axis=1))
     else:
@@ -165,7 +163,7 @@ def _finish(acc, keys, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_p
         scores, keys = warpgroup_mma_wait(num_outstanding=0, deps=(acc, keys))
     else:
         scores = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
-    l0, l1 = _head_sums(scores, w, R * H, R)
+    l0, l1 = _head_sums(scores, w, R)
     tok = t0 + toks
     # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would keep
     # ptxas from fusing them.
