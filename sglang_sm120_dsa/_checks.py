@@ -9,7 +9,8 @@ implementations take those and never re-parse the DeepGEMM signatures.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 
@@ -36,11 +37,15 @@ RAGGED_FP8_HEAD_DIMS = (32, 64, 128)
 FP4_HEAD_DIMS = (64, 128)
 LOGITS_DTYPES = (torch.float32, torch.bfloat16)
 FP4_Q_DTYPES = (torch.int8, torch.uint8)
+_NEXT_NS = tuple(range(1, MAX_NEXT_N + 1))
+_FP8_Q = (torch.float8_e4m3fn,)
+_FP8_OR_FP4_Q = (torch.float8_e4m3fn, *FP4_Q_DTYPES)
 _KV_ALIGN_BYTES = 16  # kernels read pages with 16-byte vector loads
 
 
-@dataclass(frozen=True)
-class MetadataCall:
+# The call objects are NamedTuples: immutable, and built in a fraction of a frozen dataclass' time (every call builds
+# one; the checks' whole budget is a few microseconds, see scripts/bench_host.py).
+class MetadataCall(NamedTuple):
     context_lens: torch.Tensor  # int32 [B] or [B, next_n]
     block_kv: int
     num_sms: int
@@ -53,8 +58,7 @@ class MetadataCall:
         return self.context_lens.dim() == 2
 
 
-@dataclass(frozen=True)
-class PagedCall:
+class PagedCall(NamedTuple):
     q: torch.Tensor  # FP8: e4m3 [B, next_n, H, D]; FP4: int8/uint8 [B, next_n, H, D/2]
     q_sf: torch.Tensor | None  # FP4: int32 [B, next_n, H]
     kv_cache: torch.Tensor  # uint8 [num_blocks, block_kv, 1, D + 4 | D/2 + 4], see layout.py
@@ -83,8 +87,7 @@ class PagedCall:
         return self.batch * self.next_n
 
 
-@dataclass(frozen=True)
-class RaggedCall:
+class RaggedCall(NamedTuple):
     q: torch.Tensor  # FP8: e4m3 [S, H, D]; FP4: int8/uint8 [S, H, D/2]
     q_sf: torch.Tensor | None  # FP4: int32 [S, H]
     kv: torch.Tensor  # FP8: e4m3 [SKV, D]; FP4: int8/uint8 [SKV, D/2]
@@ -117,22 +120,26 @@ class _Checker:
         self.fn = fn
         self.device: torch.device | None = None
 
-    def fail(self, name: str, expected: str, got: object) -> IndexerArgumentError:
-        """``got``: the offending value (described here) or, for derived facts, a ready-made ``Text``."""
+    def fail(self, name: str, expected: str | Callable[[], str], got: object) -> IndexerArgumentError:
+        """``expected``: the text, or a function making it (texts with values are formatted on failure only);
+        ``got``: the offending value (described here) or, for derived facts, a ready-made ``Text``."""
         got_text = got if isinstance(got, Text) else describe(got)
-        return IndexerArgumentError(f"{self.fn}: {name} must be {expected}, got {got_text}")
+        return IndexerArgumentError(f"{self.fn}: {name} must be {expected if isinstance(expected, str) else expected()}"
+                                    f", got {got_text}")
 
     def tensor(self, name: str, x: object, dtypes: tuple[torch.dtype, ...], shape: tuple,
-               expected: str) -> torch.Tensor:
+               expected: str | Callable[[], str]) -> torch.Tensor:
         """``shape`` entries: an int (exact) or None (any size). Also checks the device against earlier tensors."""
         if not isinstance(x, torch.Tensor) or x.dtype not in dtypes or x.dim() != len(shape):
             raise self.fail(name, expected, x)
-        if any(want is not None and got != want for want, got in zip(shape, x.shape, strict=True)):
-            raise self.fail(name, expected, x)
+        for want, got in zip(shape, x.shape, strict=True):  # (ranks checked above)
+            if want is not None and got != want:
+                raise self.fail(name, expected, x)
+        device = x.device
         if self.device is None:
-            self.device = x.device
-        elif x.device != self.device:
-            raise self.fail(name, f"on {self.device} like the other tensors", Text(f"a tensor on {x.device}"))
+            self.device = device
+        elif device != self.device:
+            raise self.fail(name, f"on {self.device} like the other tensors", Text(f"a tensor on {device}"))
         return x
 
     def contiguous(self, name: str, x: torch.Tensor) -> None:
@@ -182,20 +189,19 @@ def _split_q(c: _Checker, q: object, allow_fp4: bool) -> tuple[object, object]:
 def _check_q(c: _Checker, q: object, q_sf: object, allow_fp4: bool, lead: tuple, lead_text: str):
     """Returns ``(q, q_sf, is_fp4, num_heads, head_dim)``; ``lead`` are the leading dims (None = any)."""
     rank = len(lead) + 2
-    fp8_text = f"float8_e4m3fn [{lead_text}, num_heads, head_dim]"
-    if allow_fp4:
-        expected = f"{fp8_text}, or FP4 int8 [{lead_text}, num_heads, head_dim / 2] with q_sf"
-        dtypes = (torch.float8_e4m3fn, *FP4_Q_DTYPES)
-    else:
-        expected, dtypes = fp8_text, (torch.float8_e4m3fn,)
-    q = c.tensor("q", q, dtypes, (*lead, None, None), expected)
+
+    def expected() -> str:
+        fp8_text = f"float8_e4m3fn [{lead_text}, num_heads, head_dim]"
+        return f"{fp8_text}, or FP4 int8 [{lead_text}, num_heads, head_dim / 2] with q_sf" if allow_fp4 else fp8_text
+
+    q = c.tensor("q", q, _FP8_OR_FP4_Q if allow_fp4 else _FP8_Q, (*lead, None, None), expected)
     c.contiguous("q", q)
     is_fp4 = q.dtype != torch.float8_e4m3fn
     num_heads = q.shape[rank - 2]
     head_dim = q.shape[rank - 1] * (2 if is_fp4 else 1)
     if is_fp4:
-        sf_text = f"int32 [{lead_text}, num_heads] (four ue8m0 bytes per head) for FP4 q"
-        q_sf = c.tensor("q_sf", q_sf, (torch.int32,), (*q.shape[: rank - 1],), sf_text)
+        q_sf = c.tensor("q_sf", q_sf, (torch.int32,), (*q.shape[: rank - 1],),
+                        lambda: f"int32 [{lead_text}, num_heads] (four ue8m0 bytes per head) for FP4 q")
         c.contiguous("q_sf", q_sf)
     elif q_sf is not None:
         raise c.fail("q_sf", "None with float8_e4m3fn q (MXFP8 q is not supported; FP4 q is int8)", q_sf)
@@ -219,7 +225,7 @@ def check_metadata(context_lens: object, block_kv: object, num_sms: object, indi
     c.contiguous("context_lens", lens)
     next_n = lens.shape[1] if lens.dim() == 2 else 1
     if lens.dim() == 2:
-        c.one_of("context_lens.shape[1] (next_n)", next_n, tuple(range(1, MAX_NEXT_N + 1)))
+        c.one_of("context_lens.shape[1] (next_n)", next_n, _NEXT_NS)
     block_kv_int = check_block_kv(c.fn, block_kv)
     num_sms_int = c.integer("num_sms", num_sms, 1)
     idx = _check_indices(c, indices, lens.shape[0], next_n)
@@ -233,13 +239,13 @@ def check_paged(fn: str, q: object, kv_cache: object, weights: object, context_l
     q, q_sf = _split_q(c, q, allow_fp4)
     q, q_sf, is_fp4, num_heads, head_dim = _check_q(c, q, q_sf, allow_fp4, (None, None), "batch, next_n")
     batch, next_n = q.shape[0], q.shape[1]
-    c.one_of("next_n (q.shape[1])", next_n, tuple(range(1, MAX_NEXT_N + 1)))
+    c.one_of("next_n (q.shape[1])", next_n, _NEXT_NS)
     c.one_of("head_dim", head_dim, FP4_HEAD_DIMS if is_fp4 else PAGED_HEAD_DIMS, " for FP4" if is_fp4 else "")
 
     row_bytes = (head_dim // 2 if is_fp4 else head_dim) + 4
-    kv_text = (f"uint8 [num_blocks, block_kv, 1, head_dim{' / 2' if is_fp4 else ''} + 4] "
-               f"(last dim {row_bytes} for head_dim {head_dim})")
-    kv = c.tensor("kv_cache", kv_cache, (torch.uint8,), (None, None, 1, row_bytes), kv_text)
+    kv = c.tensor("kv_cache", kv_cache, (torch.uint8,), (None, None, 1, row_bytes),
+                  lambda: f"uint8 [num_blocks, block_kv, 1, head_dim{' / 2' if is_fp4 else ''} + 4] "
+                          f"(last dim {row_bytes} for head_dim {head_dim})")
     num_blocks, block_kv = kv.shape[0], kv.shape[1]
     c.one_of("block_kv (kv_cache.shape[1])", block_kv, SUPPORTED_BLOCK_KV)
     if num_blocks < 1:
@@ -253,11 +259,11 @@ def check_paged(fn: str, q: object, kv_cache: object, weights: object, context_l
                           f"at byte offset {kv.data_ptr() % 256} mod 256"))
 
     w = c.tensor("weights", weights, (torch.float32,), (batch * next_n, num_heads),
-                 f"float32 [batch * next_n, num_heads] = [{batch * next_n}, {num_heads}]")
+                 lambda: f"float32 [batch * next_n, num_heads] = [{batch * next_n}, {num_heads}]")
     c.unit_last_stride("weights", w)
     lens = _check_context_lens(c, context_lens, batch, next_n)
     bt = c.tensor("block_table", block_table, (torch.int32,), (batch, None),
-                  f"int32 [batch, max_blocks] with batch {batch}")
+                  lambda: f"int32 [batch, max_blocks] with batch {batch}")
     c.unit_last_stride("block_table", bt)
     meta = c.tensor("schedule_meta", schedule_meta, (torch.int32,), (None, 2),
                     "int32 [num_sms + 1, 2] from get_paged_mqa_logits_metadata")
@@ -280,28 +286,28 @@ def check_ragged(fn: str, q: object, kv: object, weights: object, ks: object, ke
     seq_len = q.shape[0]
     c.one_of("head_dim", head_dim, FP4_HEAD_DIMS if is_fp4 else RAGGED_FP8_HEAD_DIMS, " for FP4" if is_fp4 else "")
 
-    kv_pair_text = "a (values, scales) pair: " + (
-        "(int8 [seq_len_kv, head_dim / 2], int32 [seq_len_kv]) for FP4 q" if is_fp4
-        else "(float8_e4m3fn [seq_len_kv, head_dim], float32 [seq_len_kv])")
     if not isinstance(kv, (tuple, list)) or len(kv) != 2:
-        raise c.fail("kv", kv_pair_text, kv)
+        raise c.fail("kv", "a (values, scales) pair: " + (
+            "(int8 [seq_len_kv, head_dim / 2], int32 [seq_len_kv]) for FP4 q" if is_fp4
+            else "(float8_e4m3fn [seq_len_kv, head_dim], float32 [seq_len_kv])"), kv)
     if is_fp4:
         values = c.tensor("kv[0]", kv[0], FP4_Q_DTYPES, (None, head_dim // 2),
-                          f"int8 [seq_len_kv, {head_dim // 2}] (FP4, like q)")
+                          lambda: f"int8 [seq_len_kv, {head_dim // 2}] (FP4, like q)")
         scales = c.tensor("kv[1]", kv[1], (torch.int32,), (values.shape[0],),
-                          f"int32 [{values.shape[0]}] (four ue8m0 bytes per token)")
+                          lambda: f"int32 [{values.shape[0]}] (four ue8m0 bytes per token)")
     else:
         values = c.tensor("kv[0]", kv[0], (torch.float8_e4m3fn,), (None, head_dim),
-                          f"float8_e4m3fn [seq_len_kv, {head_dim}] (FP8, like q)")
-        scales = c.tensor("kv[1]", kv[1], (torch.float32,), (values.shape[0],), f"float32 [{values.shape[0]}]")
+                          lambda: f"float8_e4m3fn [seq_len_kv, {head_dim}] (FP8, like q)")
+        scales = c.tensor("kv[1]", kv[1], (torch.float32,), (values.shape[0],),
+                          lambda: f"float32 [{values.shape[0]}]")
     c.contiguous("kv[0]", values)
     c.contiguous("kv[1]", scales)
 
     w = c.tensor("weights", weights, (torch.float32,), (seq_len, num_heads),
-                 f"float32 [seq_len, num_heads] = [{seq_len}, {num_heads}]")
+                 lambda: f"float32 [seq_len, num_heads] = [{seq_len}, {num_heads}]")
     c.unit_last_stride("weights", w)
     for name, x in (("cu_seq_len_k_start", ks), ("cu_seq_len_k_end", ke)):
-        t = c.tensor(name, x, (torch.int32,), (seq_len,), f"int32 [seq_len] = [{seq_len}]")
+        t = c.tensor(name, x, (torch.int32,), (seq_len,), lambda: f"int32 [seq_len] = [{seq_len}]")
         c.contiguous(name, t)
     clean = c.boolean("clean_logits", clean_logits)
     msk = c.integer("max_seqlen_k", max_seqlen_k, 0)
@@ -314,7 +320,9 @@ def check_ragged(fn: str, q: object, kv: object, weights: object, ks: object, ke
 
 
 def _check_context_lens(c: _Checker, context_lens: object, batch: int, next_n: int) -> torch.Tensor:
-    expected = f"int32 [batch] or [batch, next_n] = [{batch}] or [{batch}, {next_n}]"
+    def expected() -> str:
+        return f"int32 [batch] or [batch, next_n] = [{batch}] or [{batch}, {next_n}]"
+
     if isinstance(context_lens, torch.Tensor) and context_lens.dim() == 2:
         lens = c.tensor("context_lens", context_lens, (torch.int32,), (batch, next_n), expected)
     else:
@@ -326,7 +334,7 @@ def _check_context_lens(c: _Checker, context_lens: object, batch: int, next_n: i
 def _check_indices(c: _Checker, indices: object, batch: int, next_n: int) -> torch.Tensor | None:
     if indices is None:
         return None
-    idx = c.tensor("indices", indices, (torch.int32,), (batch,), f"None or int32 [batch] = [{batch}]")
+    idx = c.tensor("indices", indices, (torch.int32,), (batch,), lambda: f"None or int32 [batch] = [{batch}]")
     c.contiguous("indices", idx)
     if next_n != 1:
         raise c.fail("indices", "None when next_n > 1 (varlen indices describe one query token per row)",

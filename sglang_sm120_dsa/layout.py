@@ -61,8 +61,10 @@ def ragged_logits_row_stride(seq_len_kv: int, max_seqlen_k: int, dtype: torch.dt
 
 
 def new_logits(rows: int, width: int, row_stride: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
-    """``[rows, width]`` view of a fresh ``[rows, row_stride]`` buffer. Tests replace this to poison buffers."""
-    return torch.empty((rows, row_stride), dtype=dtype, device=device)[:, :width]
+    """A fresh ``[rows, width]`` tensor with row stride ``row_stride`` (DeepGEMM's layout; the last row's padding is
+    not allocated, nothing writes there). One allocation, no view: a third of the host time of slicing a
+    ``[rows, row_stride]`` buffer. Tests replace this to poison buffers."""
+    return torch.empty_strided((rows, width), (row_stride, 1), dtype=dtype, device=device)
 
 
 def split_fused_kv_pages(pages: torch.Tensor, block_kv: int, head_dim: int, is_fp4: bool):

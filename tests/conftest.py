@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def _fresh_launch_plans():
+    """The Triton launchers cache their plans (tiles, kernel variants) per call shape; tests replace the tables and
+    the kernels they come from, so each test starts and ends without any."""
+
+    def forget() -> None:
+        launch = sys.modules.get("sglang_sm120_dsa.triton.launch")
+        if launch is not None:
+            launch.forget_plans()
+
+    forget()
+    yield
+    forget()
 
 
 @pytest.fixture

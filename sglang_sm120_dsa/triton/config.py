@@ -195,6 +195,13 @@ def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens:
     return _pick(section, f"H={heads},D={head_dim}", tokens, RAGGED_TILE_DEFAULT)
 
 
+def ragged_buckets(arch: int | None, mode: int, heads: int, head_dim: int) -> tuple[float, ...]:
+    """The bucket bounds :func:`ragged_tiles` chooses among for these heads, ascending (none: the defaults)."""
+    section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
+    buckets = section.get(f"H={heads},D={head_dim}") or section.get("default")
+    return tuple(sorted(float(b) for b in buckets)) if buckets else ()
+
+
 def ragged_block_q(heads: int) -> int:
     """Query rows per ragged program: as many as fill 128 MMA columns."""
     return max(1, 128 // heads)

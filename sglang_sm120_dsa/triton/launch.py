@@ -7,7 +7,10 @@ and :func:`warmup` can compile them all before CUDA-graph capture.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import os
+from dataclasses import dataclass
 
 import torch
 import triton
@@ -16,6 +19,7 @@ from .. import envs
 from .._checks import MetadataCall
 from .._checks import PagedCall
 from .._checks import RaggedCall
+from . import fastlaunch
 from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import arch_of
@@ -29,6 +33,7 @@ from .config import paged_family
 from .config import paged_tiles
 from .config import programs_per_sm
 from .config import ragged_block_q
+from .config import ragged_buckets
 from .config import ragged_fragment
 from .config import ragged_row_dots
 from .config import ragged_tiles
@@ -45,23 +50,19 @@ from .kernels.paged_sm90 import _dsa_paged_sm90_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 
 _ASM = os.environ.get("TRITON_INTERPRET") != "1"  # PTX decoding in compiled kernels; the interpreter runs none
+_U8, _I32, _F32 = torch.uint8, torch.int32, torch.float32
 
 
-def _bytes(out: torch.Tensor) -> torch.Tensor:
-    """The logits view as uint8 (same base pointer); the kernels index it in elements of the runtime dtype."""
-    return out.view(torch.uint8)
+def _settings() -> tuple[str | None, ...]:
+    """The environment the launch choices read (operand mode, SM90 kernel, emulated arch): part of every plan's key,
+    so that a changed setting takes effect at the next call."""
+    env = os.environ
+    return env.get(envs.TRITON_FP8.name), env.get(envs.TRITON_SM90.name), env.get(envs.TRITON_ARCH.name)
 
 
-def _operand(x: torch.Tensor, mode: int) -> torch.Tensor:
+def _operand(mode: int) -> torch.dtype:
     """Native mode takes e4m3 views, so the tiles stay in shared memory for the MMA; the other modes take bytes."""
-    return x.view(torch.float8_e4m3fn if mode == MODE_NATIVE.value else torch.uint8)
-
-
-def _q_sf(call) -> torch.Tensor:
-    """The query scales (MXFP4), else any tensor as an unused placeholder: a byte view, so that no FP8 type enters the
-    kernel's signature (Triton refuses e4m3 pointers below SM89 even unused) and every launch has the signature the
-    ahead-of-time checks compile (aot._signature)."""
-    return call.q_sf if call.is_fp4 else call.q.view(torch.uint8)
+    return torch.float8_e4m3fn if mode == MODE_NATIVE.value else _U8
 
 
 def _mode(is_fp4: bool, device: torch.device, mode: int | None) -> int:
@@ -80,42 +81,103 @@ def _options(tiles: dict, lower: dict) -> dict:
     return options
 
 
+# Plans: everything a launch needs that the call's shapes, flags and settings decide (tiles, kernel variant, grid,
+# constant arguments), computed once per key; a call then only gathers its pointers and sizes. The keys hold
+# shapes that take few values (batch, heads) and never a length: the ragged plan goes by the table's bucket.
+
+
+def forget_plans() -> None:
+    """Drop every cached plan and kernel (tests that replace the jitted kernels, or change the tables)."""
+    for plan in (_metadata_plan, _paged_plan, _ragged_plan, _ragged_buckets):
+        plan.cache_clear()
+    fastlaunch.forget()
+
+
+@functools.lru_cache(maxsize=1024)
+def _metadata_plan(device: torch.device, settings: tuple, batch: int, row_lens: int, num_sms: int) -> tuple:
+    arch = arch_of(device)
+    constexprs, num_warps = metadata_launch(batch, row_lens)
+    kernel = fastlaunch.kernel(_dsa_paged_mqa_metadata_kernel, (_I32, _I32, _I32), constexprs,
+                               {"num_warps": num_warps, **lowering(arch, device)})
+    return kernel, (triton.cdiv(num_sms + 1, constexprs["SM_TILE"]),), log2_split(paged_family(arch, batch))
+
+
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
-    arch = arch_of(call.context_lens.device)
-    family = paged_family(arch, call.batch)
-    meta = torch.empty((call.num_sms + 1, 2), dtype=torch.int32, device=call.context_lens.device)
-    constexprs, num_warps = metadata_launch(call.batch, call.next_n if call.lens_2d else 1)
-    grid = (triton.cdiv(call.num_sms + 1, constexprs["SM_TILE"]),)
+    device = call.context_lens.device
+    kernel, grid, log2 = _metadata_plan(device, _settings(), call.batch, call.next_n if call.lens_2d else 1,
+                                        call.num_sms)
+    meta = torch.empty((call.num_sms + 1, 2), dtype=_I32, device=device)
     idx = call.indices if call.indices is not None else call.context_lens
-    _dsa_paged_mqa_metadata_kernel[grid](
-        call.context_lens, idx, meta, call.batch, call.next_n, int(call.lens_2d), int(call.indices is not None),
-        call.num_sms, log2_split(family), num_warps=num_warps, **constexprs,
-        **lowering(arch, call.context_lens.device))
+    kernel(grid, (call.context_lens, idx, meta), (call.batch, call.next_n, int(call.lens_2d),
+                                                  int(call.indices is not None), call.num_sms, log2))
     return meta
 
 
-def sm90_applies(call: PagedCall, arch: int | None, mode: int, tiles: dict) -> dict | None:
-    """The SM90 Gluon kernel's settings for this call (the tile entry's ``sm90`` section), or None for the tl kernel:
+def sm90_applies(arch: int | None, mode: int, tiles: dict, *, varlen: bool, next_n: int, head_dim: int,
+                 block_kv: int) -> dict | None:
+    """The SM90 Gluon kernel's settings for a call (the tile entry's ``sm90`` section), or None for the tl kernel:
     on sm_90 with FP8 keys (native or bytes) where the entry has the section and ``SGLANG_SM120_DSA_TRITON_SM90``
     allows it, for the calls that kernel serves: next_n <= 2 rows per request (no varlen ``indices``), head_dim
     128, pages holding whole 64-token tiles."""
     entry = tiles.get("sm90")
-    if (not entry or arch != 90 or mode == MODE_FP4.value or call.indices is not None or call.next_n > 2
-            or call.head_dim != 128 or call.block_kv < SM90_BLOCK_T.value or envs.TRITON_SM90.choice() == "off"):
+    if (not entry or arch != 90 or mode == MODE_FP4.value or varlen or next_n > 2 or head_dim != 128
+            or block_kv < SM90_BLOCK_T.value or envs.TRITON_SM90.choice() == "off"):
         return None
     return entry
 
 
-def _paged_sm90(call: PagedCall, out: torch.Tensor, entry: dict, family: dict, num_sms: int, mode: int) -> None:
-    options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
-    _dsa_paged_sm90_kernel[(num_sms * entry["programs_per_sm"],)](
-        _operand(call.q, mode), _operand(call.kv_cache, mode), call.weights,
-        call.context_lens, call.block_table, call.schedule_meta, _bytes(out),
-        call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
-        call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1],
-        call.block_kv.bit_length() - 1, int(call.lens_2d), log2_split(family), entry["programs_per_sm"],
-        H=call.num_heads, D=call.head_dim, R=call.next_n, AHEAD=entry["ahead"],
-        OUT_BF16=out.dtype == torch.bfloat16, BYTES=mode == MODE_BYTES.value, **options)
+@dataclass(frozen=True)
+class PagedPlan:
+    kernel: fastlaunch.Kernel  # the Gluon kernel (sm90) or the tl kernel
+    sm90: bool
+    mode: int
+    grid: tuple
+    consts: tuple  # the kernel's trailing runtime integers, fixed by the key
+    clean: fastlaunch.Kernel
+
+
+def _make_paged_plan(device: torch.device, settings: tuple, heads: int, head_dim: int, next_n: int, batch: int,
+                     block_kv: int, varlen: bool, lens_2d: bool, is_fp4: bool, dtype: torch.dtype, num_sms: int,
+                     tiles: dict | None = None, mode: int | None = None) -> PagedPlan:
+    arch = arch_of(device)
+    mode = _mode(is_fp4, device, mode)
+    family = paged_family(arch, batch)
+    tiles = tiles or paged_tiles(arch, mode, heads, next_n, batch)
+    lower = lowering(arch, device)
+    bf16 = dtype == torch.bfloat16
+    operand = _operand(mode)
+    log2_block_kv = block_kv.bit_length() - 1
+    clean = fastlaunch.kernel(_dsa_paged_clean_logits_kernel, (_I32, _U8), {"BLOCK": CLEAN_BLOCK}, lower)
+    entry = sm90_applies(arch, mode, tiles, varlen=varlen, next_n=next_n, head_dim=head_dim, block_kv=block_kv)
+    if entry:
+        options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
+        constexprs = {"H": heads, "D": head_dim, "R": next_n, "AHEAD": entry["ahead"], "OUT_BF16": bf16,
+                      "BYTES": mode == MODE_BYTES.value}
+        kernel = fastlaunch.kernel(_dsa_paged_sm90_kernel, (operand, operand, _F32, _I32, _I32, _I32, _U8),
+                                   constexprs, options)
+        programs = entry["programs_per_sm"]
+        consts = (log2_block_kv, int(lens_2d), log2_split(family), programs)
+        return PagedPlan(kernel, True, mode, (num_sms * programs,), consts, clean)
+    group = rows_per_group(heads, ATOM if varlen else next_n)  # rows per dot
+    one = one_page(block_kv, tiles)
+    programs = programs_per_sm(tiles, one)
+    constexprs = {"H": heads, "D": head_dim, "ROWS": group, "BLOCK_T": tiles["block_t"], "ATOM": ATOM, "MODE": mode,
+                  "NUM_STAGES": tiles["num_stages"], "ONE_PAGE": one, "ASM": _ASM,
+                  "FRAGMENT": fragment_order(arch, mode, heads, group), "SPLIT": split_heads(arch, mode, heads, group)}
+    # q_sf: the query scales (MXFP4), else q's bytes as an unused placeholder (no FP8 type enters the signature:
+    # Triton refuses e4m3 pointers below SM89 even unused; aot._signature compiles the same)
+    views = (operand, _I32 if is_fp4 else _U8, operand, _F32, _I32, _I32, _I32, _I32, _U8)
+    kernel = fastlaunch.kernel(_dsa_paged_mqa_logits_kernel, views, constexprs, _options(tiles, lower))
+    consts = (block_kv, log2_block_kv, int(lens_2d), int(varlen), int(bf16), log2_split(family), programs)
+    return PagedPlan(kernel, False, mode, (num_sms * programs,), consts, clean)
+
+
+_paged_plan = functools.lru_cache(maxsize=1024)(_make_paged_plan)
+
+
+def _paged_sm90(plan: PagedPlan, ptrs: tuple, ints: tuple, mode: int) -> None:
+    """The Gluon kernel's launch (its own function: GPU tests check which calls reach it)."""
+    plan.kernel(plan.grid, ptrs, ints)
 
 
 def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
@@ -123,56 +185,64 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
     operand mode (warmup, tuning)."""
     if call.rows == 0 or call.width == 0:
         return
-    arch = arch_of(call.q.device)
-    mode = _mode(call.is_fp4, call.q.device, mode)
-    family = paged_family(arch, call.batch)
-    tiles = tiles or paged_tiles(arch, mode, call.num_heads, call.next_n, call.batch)
-    group = rows_per_group(call.num_heads, ATOM if call.indices is not None else call.next_n)  # rows per dot
-    q_sf = _q_sf(call)
-    idx = call.indices if call.indices is not None else call.context_lens
-    num_sms = call.schedule_meta.shape[0] - 1
-    one = one_page(call.block_kv, tiles)
-    programs = programs_per_sm(tiles, one)
-    out_bf16 = int(out.dtype == torch.bfloat16)
-    lower = lowering(arch, call.q.device)
-    sm90 = sm90_applies(call, arch, mode, tiles)
+    key = (call.q.device, _settings(), call.num_heads, call.head_dim, call.next_n, call.batch, call.block_kv,
+           call.indices is not None, call.lens_2d, call.is_fp4, out.dtype, call.schedule_meta.shape[0] - 1)
+    plan = _paged_plan(*key) if tiles is None and mode is None else _make_paged_plan(*key, tiles, mode)
+    table_width = call.block_table.shape[1]
     # A block table without columns addresses no token (every row's valid set is empty), and the kernel's page-id
     # loads clamp their column into [0, table_width): only the cleaner has work then.
-    if call.block_table.shape[1] > 0 and sm90:
-        _paged_sm90(call, out, sm90, family, num_sms, mode)
-    elif call.block_table.shape[1] > 0:
-        _dsa_paged_mqa_logits_kernel[(num_sms * programs,)](
-            _operand(call.q, mode), q_sf, _operand(call.kv_cache, mode), call.weights, call.context_lens,
-            call.block_table, call.schedule_meta, idx, _bytes(out),
-            call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
-            call.batch, call.next_n, call.num_blocks, call.width, call.block_table.shape[1], call.block_kv,
-            call.block_kv.bit_length() - 1, int(call.lens_2d), int(call.indices is not None), out_bf16,
-            log2_split(family), programs,
-            H=call.num_heads, D=call.head_dim, ROWS=group, BLOCK_T=tiles["block_t"],
-            ATOM=ATOM, MODE=mode, NUM_STAGES=tiles["num_stages"], ONE_PAGE=one,
-            ASM=_ASM, FRAGMENT=fragment_order(arch, mode, call.num_heads, group),
-            SPLIT=split_heads(arch, mode, call.num_heads, group), **_options(tiles, lower))
+    if table_width > 0:
+        ints = (call.weights.stride(0), call.block_table.stride(0), call.kv_cache.stride(0), out.stride(0),
+                call.batch, call.next_n, call.num_blocks, call.width, table_width, *plan.consts)
+        if plan.sm90:
+            _paged_sm90(plan, (call.q, call.kv_cache, call.weights, call.context_lens, call.block_table,
+                               call.schedule_meta, out), ints, plan.mode)
+        else:
+            idx = call.indices if call.indices is not None else call.context_lens
+            plan.kernel(plan.grid, (call.q, call.q_sf if call.is_fp4 else call.q, call.kv_cache, call.weights,
+                                    call.context_lens, call.block_table, call.schedule_meta, idx, out), ints)
     if call.clean_logits:
-        _dsa_paged_clean_logits_kernel[(call.rows, triton.cdiv(call.width, CLEAN_BLOCK))](
-            call.context_lens, _bytes(out), out.stride(0), call.next_n, call.width,
-            call.block_table.shape[1] * call.block_kv, int(call.lens_2d), out_bf16, BLOCK=CLEAN_BLOCK, **lower)
+        plan.clean((call.rows, triton.cdiv(call.width, CLEAN_BLOCK)), (call.context_lens, out),
+                   (out.stride(0), call.next_n, call.width, table_width * call.block_kv, int(call.lens_2d),
+                    int(out.dtype == torch.bfloat16)))
+
+
+@functools.lru_cache(maxsize=256)
+def _ragged_buckets(device: torch.device, settings: tuple, heads: int, head_dim: int, is_fp4: bool) -> tuple:
+    return ragged_buckets(arch_of(device), _mode(is_fp4, device, None), heads, head_dim)
+
+
+def _make_ragged_plan(device: torch.device, settings: tuple, heads: int, head_dim: int, is_fp4: bool, tokens: float,
+                      tiles: dict | None = None, mode: int | None = None) -> tuple:
+    arch = arch_of(device)
+    mode = _mode(is_fp4, device, mode)
+    tiles = tiles or ragged_tiles(arch, mode, heads, head_dim, tokens)
+    block_q = ragged_block_q(heads)
+    constexprs = {"H": heads, "D": head_dim, "BLOCK_Q": block_q, "BLOCK_KV": tiles["block_kv"],
+                  "CHUNK": tiles["chunk"], "MODE": mode, "NUM_STAGES": tiles["num_stages"], "ASM": _ASM,
+                  "FRAGMENT": ragged_fragment(arch, mode, heads), "ROW_DOTS": ragged_row_dots(arch, heads)}
+    operand = _operand(mode)
+    views = (operand, _I32 if is_fp4 else _U8, operand, _I32 if is_fp4 else _F32, _F32, _I32, _I32, _U8)
+    kernel = fastlaunch.kernel(_dsa_mqa_logits_kernel, views, constexprs, _options(tiles, lowering(arch, device)))
+    return kernel, block_q, tiles["chunk"]
+
+
+_ragged_plan = functools.lru_cache(maxsize=256)(_make_ragged_plan)
 
 
 def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, mode: int | None = None) -> None:
     """Fill ``out`` (``[seq_len, width]`` view); ``tiles`` and ``mode`` override the table and the operand mode."""
     if call.seq_len == 0 or call.width == 0:
         return
-    arch = arch_of(call.q.device)
-    mode = _mode(call.is_fp4, call.q.device, mode)
-    tiles = tiles or ragged_tiles(arch, mode, call.num_heads, call.head_dim, call.seq_len * call.width)
-    block_q = ragged_block_q(call.num_heads)
-    q_sf = _q_sf(call)
-    grid = (triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, tiles["chunk"]))
-    _dsa_mqa_logits_kernel[grid](
-        _operand(call.q, mode), q_sf, _operand(call.kv, mode), call.kv_sf, call.weights, call.ks, call.ke,
-        _bytes(out), call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width,
-        int(call.clean_logits), int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16),
-        H=call.num_heads, D=call.head_dim, BLOCK_Q=block_q, BLOCK_KV=tiles["block_kv"], CHUNK=tiles["chunk"],
-        MODE=mode, NUM_STAGES=tiles["num_stages"], ASM=_ASM, FRAGMENT=ragged_fragment(arch, mode, call.num_heads),
-        ROW_DOTS=ragged_row_dots(arch, call.num_heads),
-        **_options(tiles, lowering(arch, call.q.device)))
+    key = (call.q.device, _settings(), call.num_heads, call.head_dim, call.is_fp4)
+    tokens = call.seq_len * call.width
+    if tiles is None and mode is None:
+        bounds = _ragged_buckets(*key)  # the plan goes by the bucket that holds tokens (config.ragged_tiles)
+        kernel, block_q, chunk = _ragged_plan(*key, bounds[min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)]
+                                              if bounds else 0)
+    else:
+        kernel, block_q, chunk = _make_ragged_plan(*key, tokens, tiles, mode)
+    kernel((triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, chunk)),
+           (call.q, call.q_sf if call.is_fp4 else call.q, call.kv, call.kv_sf, call.weights, call.ks, call.ke, out),
+           (call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width, int(call.clean_logits),
+            int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16)))

@@ -166,8 +166,6 @@ def test_sm90_kernel_selection(monkeypatch) -> None:
     """The SM90 Gluon kernel runs only where the tile entry enables it, on sm_90, FP8 (native or bytes, not MXFP4),
     and for calls it serves (next_n <= 2 without varlen indices, head_dim 128, pages of >= 64 tokens); the env var
     turns it off."""
-    import types
-
     from sglang_sm120_dsa.triton import launch
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
     from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
@@ -175,21 +173,20 @@ def test_sm90_kernel_selection(monkeypatch) -> None:
 
     entry = {"ahead": 2, "maxnreg": 128, "programs_per_sm": 4}
     tiles = {"block_t": 64, "sm90": entry}
-    call = types.SimpleNamespace(indices=None, next_n=2, head_dim=128, block_kv=64)
+    call = {"varlen": False, "next_n": 2, "head_dim": 128, "block_kv": 64}
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "auto")
     for mode in (MODE_NATIVE.value, MODE_BYTES.value):
-        assert launch.sm90_applies(call, 90, mode, tiles) == entry
-        assert launch.sm90_applies(types.SimpleNamespace(**{**vars(call), "block_kv": 128}), 90, mode, tiles)
+        assert launch.sm90_applies(90, mode, tiles, **call) == entry
+        assert launch.sm90_applies(90, mode, tiles, **{**call, "block_kv": 128})
     for arch, mode, t in ((89, MODE_NATIVE.value, tiles), (100, MODE_NATIVE.value, tiles),
                           (80, MODE_BYTES.value, tiles), (90, MODE_FP4.value, tiles),
                           (90, MODE_NATIVE.value, {"block_t": 64})):
-        assert launch.sm90_applies(call, arch, mode, t) is None, (arch, mode, t)
-    for change in ({"indices": object()}, {"next_n": 3}, {"head_dim": 64}, {"block_kv": 32}):
-        assert launch.sm90_applies(types.SimpleNamespace(**{**vars(call), **change}), 90, MODE_NATIVE.value,
-                                   tiles) is None, change
+        assert launch.sm90_applies(arch, mode, t, **call) is None, (arch, mode, t)
+    for change in ({"varlen": True}, {"next_n": 3}, {"head_dim": 64}, {"block_kv": 32}):
+        assert launch.sm90_applies(90, MODE_NATIVE.value, tiles, **{**call, **change}) is None, change
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "off")
-    assert launch.sm90_applies(call, 90, MODE_NATIVE.value, tiles) is None
-    assert launch.sm90_applies(call, 90, MODE_BYTES.value, tiles) is None
+    assert launch.sm90_applies(90, MODE_NATIVE.value, tiles, **call) is None
+    assert launch.sm90_applies(90, MODE_BYTES.value, tiles, **call) is None
 
 
 def test_sm90_sass_check_catches_serialized_wgmma_and_spills() -> None:

@@ -198,3 +198,39 @@ def test_invariant_copy_check(operand, found) -> None:
     from sglang_sm120_dsa.triton.aot import invariant_copies
 
     assert invariant_copies(_LOOP_IR.replace("{OPERAND}", operand)) == found
+
+
+def _fastlaunch_layouts() -> dict:
+    os.environ.pop("TRITON_INTERPRET", None)
+    import torch
+
+    from sglang_sm120_dsa.triton import aot
+    from sglang_sm120_dsa.triton import fastlaunch
+    from sglang_sm120_dsa.triton.variants import kernel_variants
+
+    found = {}
+    for variant in kernel_variants(90):
+        fn, signature, attrs = aot._signature(variant)
+        runtime = [name for name in fn.arg_names if signature[name] != "constexpr"]
+        ptrs = [name for name in runtime if signature[name].startswith("*")]
+        kernel = fastlaunch.Kernel(fn, [torch.uint8] * len(ptrs), dict(variant.constexprs), {"num_warps": 4})
+        found.setdefault(variant.kernel, []).append({
+            "direct": kernel.direct, "pointers_first": runtime[: len(ptrs)] == ptrs,
+            "specialized": sorted([ptrs[i] for i in kernel.aligned] + [runtime[len(ptrs) + i] for i in kernel.special]),
+            "aot_aligned": sorted(fn.arg_names[i] for (i,) in attrs),
+            "tail": kernel.tail == tuple(dict(variant.constexprs)[n] for n in fn.arg_names if n not in runtime)})
+    return found
+
+
+def test_fastlaunch_classes_cover_what_triton_specializes() -> None:
+    """For every kernel the launchers use: fastlaunch.Kernel launches directly (Triton 3.9), finds the pointers
+    before the integers, passes the variant's constexprs in order, and counts as specialized exactly the pointers and
+    integers aot compiles with 16-byte divisibility (what valid inputs give): a class key that missed one would let
+    a call reuse a kernel compiled for another specialization."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        found = pool.submit(_fastlaunch_layouts).result()
+    assert set(found) == {"paged", "paged_sm90", "ragged", "metadata", "clean"}, set(found)
+    for kernel, layouts in found.items():
+        for layout in layouts:
+            assert layout["direct"] and layout["pointers_first"] and layout["tail"], (kernel, layout)
+            assert layout["specialized"] == layout["aot_aligned"], (kernel, layout)

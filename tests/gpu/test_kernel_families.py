@@ -244,6 +244,37 @@ def test_paged_nonsense_metadata_writes_only_the_output(family, mode, guarded_lo
         guarded_logits(f"metadata {i}")
 
 
+@pytest.mark.parametrize("mode", [p for p in PATHS if p.startswith("triton")])
+def test_direct_launches_follow_triton_specializations(family, mode) -> None:
+    """triton/fastlaunch.py: after a class of arguments' first call through Triton's JIT, calls launch the compiled
+    kernel directly; arguments Triton compiles another variant for (key scales off 16-byte alignment: a slice of
+    the keys) get that variant, in either order, and every result matches the reference and its own rerun."""
+    from sglang_sm120_dsa.triton import fastlaunch
+    from sglang_sm120_dsa.triton.kernels.ragged import _dsa_mqa_logits_kernel
+
+    case = make_ragged_case(257, 2048, 64, 128, seed=11, device="cuda")
+    shifted = (case.kv[0][1:], case.kv[1][1:])  # the values stay 16-byte aligned (128-byte rows), the scales not
+    assert shifted[1].data_ptr() % 16 and not shifted[0].data_ptr() % 16
+    run = lambda kv: dsa.fp8_mqa_logits(case.q, kv, case.weights, case.ks, case.ke, True)  # noqa: E731
+    family("torch")
+    refs = [run(case.kv), run(shifted)]
+    use(family, mode)
+    firsts = [run(case.kv), run(shifted)]
+    for kv, first, ref in ((shifted, firsts[1], refs[1]), (case.kv, firsts[0], refs[0])):
+        out = run(kv)
+        assert_bitwise_equal(out, first, "direct launch against the JIT's")
+        assert torch.equal(out == NEG_INF, ref == NEG_INF), "-inf mask differs"
+        assert calc_diff(out, ref, ref == NEG_INF) < 5e-6
+    kernels = [k for k in fastlaunch._KERNELS.values() if k.fn is _dsa_mqa_logits_kernel and k.compiled]
+    assert len(kernels) == 1 and len(kernels[0].compiled) == 2, [k.compiled.keys() for k in kernels]
+
+    paged_case = make_paged_case(3, 2, 64, 128, 64, avg_context=900, seed=12, device="cuda")
+    outs = [run_paged(family, paged_case, mode) for _ in range(2)]
+    assert_bitwise_equal(outs[1], outs[0], "direct launch against the JIT's")
+    assert any(k.compiled for k in fastlaunch._KERNELS.values() if k.fn is not _dsa_mqa_logits_kernel
+               and "H" in k.kwargs), "the paged kernel was not launched directly"
+
+
 @pytest.mark.parametrize("mode", PATHS)
 def test_ragged_reruns_and_graphs(family, mode) -> None:
     case = make_ragged_case(2048, 8192, 64, 128, cp=True, seed=3, device="cuda")

@@ -1,0 +1,115 @@
+"""Launch a jitted kernel without Triton's per-call argument binding.
+
+``kernel[grid](*args, **constexprs)`` binds every argument, builds a cache key from their specializations and
+checks the kernel's globals on each call: on an H100 host ~30 us per launch (Triton 3.6 and 3.9), twice the launch
+itself. A :class:`Kernel` fixes the constexprs and launch options of one tile config, launches through Triton's
+JIT the first time each argument class (below) appears on a device, keeps the compiled kernel it returns, and from
+then on calls that compiled kernel directly. The result is the same launch: the same compiled kernel, grid,
+stream, arguments and launch hooks.
+
+An argument class is what Triton specializes on besides the constexprs: pointer alignment (16 bytes) where a
+pointer is not in ``do_not_specialize_on_alignment``, ``== 1`` and divisibility by 16 for integers not in
+``do_not_specialize``, and every integer's width (i32, i64, u64). The pointers' element types are the views of
+``views``, fixed per kernel. Triton's runtime knobs (``TRITON_DEBUG`` and the like) are read when the class is first
+seen. The direct call uses the ``CompiledKernel`` interface of Triton 3.6-3.9; other versions, and the interpreter,
+always launch through the JIT.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+
+from .config import triton_version
+
+try:
+    from triton import knobs
+    from triton.runtime.driver import driver
+except ImportError:  # (before Triton 3.4: no direct launch, see _DIRECT_VERSIONS)
+    knobs = driver = None
+
+_I32 = (-(1 << 31), (1 << 31) - 1)
+_DIRECT_VERSIONS = ((3, 6), (3, 9))  # the CompiledKernel.run signature these were checked against
+
+
+def _width(v: int) -> str:
+    return "i32" if _I32[0] <= v <= _I32[1] else "u64" if v >= 1 << 63 else "i64"
+
+
+class Kernel:
+    """``fn`` with fixed ``constexprs`` and launch ``options``; ``views[i]`` is the dtype pointer argument ``i``
+    must be viewed as for Triton (None: as given). The kernel's parameters must be its pointers, then its runtime
+    integers, then its constexprs."""
+
+    def __init__(self, fn, views: Sequence[torch.dtype], constexprs: dict, options: dict):
+        self.fn = fn
+        self.views = tuple(views)
+        self.kwargs = {**constexprs, **options}
+        self.compiled: dict[tuple, tuple] = {}
+        # (the interpreter's kernels, and stand-ins in tests, have no parameter list: they take the JIT path)
+        params = getattr(fn, "params", None)
+        self.direct = (params is not None and os.environ.get("TRITON_INTERPRET") != "1"
+                       and _DIRECT_VERSIONS[0] <= triton_version() <= _DIRECT_VERSIONS[1])
+        if not self.direct:
+            return
+        runtime = [p for p in params if not p.is_constexpr]
+        if any(p.is_constexpr for p in params[: len(runtime)]) or any(p.name not in constexprs and not p.has_default
+                                                                       for p in params[len(runtime):]):
+            raise ValueError(f"{fn.__name__}: constexpr parameters must come last, each given or defaulted")
+        self.tail = tuple(constexprs[p.name] if p.name in constexprs else p.default for p in params[len(runtime):])
+        self.aligned = tuple(i for i, p in enumerate(runtime[: len(views)]) if not p.do_not_specialize_on_alignment)
+        self.special = tuple(i for i, p in enumerate(runtime[len(views):]) if not p.do_not_specialize)
+
+    def arg_class(self, ptrs: Sequence[torch.Tensor], ints: Sequence[int]) -> tuple:
+        """What Triton's specialization of these arguments depends on, beyond the views and constexprs."""
+        key = tuple(ptrs[i].data_ptr() % 16 == 0 for i in self.aligned)
+        if self.special:
+            key += tuple(1 if ints[i] == 1 else 16 if ints[i] % 16 == 0 else 0 for i in self.special)
+        if ints and (min(ints) < _I32[0] or max(ints) > _I32[1]):
+            key += tuple(_width(v) for v in ints)
+        return key
+
+    def __call__(self, grid: tuple, ptrs: Sequence[torch.Tensor], ints: Sequence[int]) -> None:
+        if not self.direct:
+            self._jit(grid, ptrs, ints)
+            return
+        active = driver.active
+        device = active.get_current_device()
+        key = (device, self.arg_class(ptrs, ints))
+        entry = self.compiled.get(key)
+        if entry is None:
+            kernel = self._jit(grid, ptrs, ints)
+            if kernel is not None:
+                self.compiled[key] = (kernel, kernel.run, kernel.function, kernel.packed_metadata)
+            return
+        kernel, run, function, packed = entry
+        stream = active.get_current_stream(device)
+        grid = (*grid, 1, 1)[:3]
+        enter = knobs.runtime.launch_enter_hook  # (a HookChain: its metadata only for hooks that are there)
+        meta = (kernel.launch_metadata(grid, stream, *ptrs, *ints, *self.tail)
+                if enter is not None and getattr(enter, "calls", True) else None)
+        run(grid[0], grid[1], grid[2], stream, function, packed, meta, enter, knobs.runtime.launch_exit_hook,
+            *ptrs, *ints, *self.tail)
+
+    def _jit(self, grid: tuple, ptrs: Sequence[torch.Tensor], ints: Sequence[int]):
+        typed = [p if dtype is None else p.view(dtype) for p, dtype in zip(ptrs, self.views, strict=True)]
+        return self.fn[grid](*typed, *ints, **self.kwargs)
+
+
+_KERNELS: dict[tuple, Kernel] = {}
+
+
+def kernel(fn, views: Sequence[torch.dtype | None], constexprs: dict, options: dict) -> Kernel:
+    """The shared :class:`Kernel` of ``fn`` for these views, constexprs and options."""
+    key = (fn, tuple(views), tuple(constexprs.items()), tuple(options.items()))
+    found = _KERNELS.get(key)
+    if found is None:
+        found = _KERNELS[key] = Kernel(fn, views, constexprs, options)
+    return found
+
+
+def forget() -> None:
+    """Drop every :class:`Kernel` (tests that replace the jitted kernels)."""
+    _KERNELS.clear()

@@ -1,0 +1,87 @@
+"""triton/fastlaunch.py without a GPU: which arguments make a new class (what Triton specializes on), the parameter
+layout it requires, and the JIT path it keeps for the interpreter. The direct launch itself runs in every GPU test
+(tests/gpu: each Triton op's second call), and aot's kernels' layouts are checked in test_triton_aot.py."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+from triton.runtime.jit import JITFunction
+
+from sglang_sm120_dsa.triton import fastlaunch
+
+
+def _toy(x_ptr, y_ptr, n, stride, BLOCK: tl.constexpr, FLAG: tl.constexpr = False):
+    pass
+
+
+def _constexpr_first(BLOCK: tl.constexpr, x_ptr, n):
+    pass
+
+
+class _Ptr:
+    def __init__(self, address: int):
+        self.address = address
+
+    def data_ptr(self) -> int:
+        return self.address
+
+
+def _direct(monkeypatch, fn, views, constexprs) -> fastlaunch.Kernel:
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)  # (the analysis is skipped under the interpreter)
+    return fastlaunch.Kernel(fn, views, constexprs, {"num_warps": 4})
+
+
+def test_argument_classes(monkeypatch) -> None:
+    """Alignment of the specialized pointer, ``== 1`` / divisibility by 16 of the specialized integer, and any
+    integer beyond int32 change the class; values that Triton compiles alike do not."""
+    fn = JITFunction(_toy, do_not_specialize=["n"], do_not_specialize_on_alignment=["y_ptr"])
+    kernel = _direct(monkeypatch, fn, (torch.uint8, torch.int32), {"BLOCK": 64})
+    assert kernel.direct and kernel.aligned == (0,) and kernel.special == (1,) and kernel.tail == (64, False)
+    base = kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 32))
+    assert base == kernel.arg_class((_Ptr(512), _Ptr(8)), (70000, 64))  # y's alignment and n's value: not specialized
+    others = [kernel.arg_class((_Ptr(260), _Ptr(4)), (5, 32)),  # x off 16 bytes
+              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 1)),  # stride == 1
+              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 24)),  # stride not a multiple of 16
+              kernel.arg_class((_Ptr(256), _Ptr(4)), (1 << 31, 32)),  # n needs 64 bits
+              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 1 << 32)),
+              kernel.arg_class((_Ptr(256), _Ptr(4)), (1 << 63, 32))]  # u64
+    assert len({base, *others}) == 1 + len(others), others
+    assert kernel.arg_class((_Ptr(256), _Ptr(4)), (-(1 << 31) - 1, 32)) == others[3]  # i64 either way
+    assert kernel.arg_class((_Ptr(256), _Ptr(4)), ((1 << 31) - 1, -(1 << 31))) == base  # int32's bounds
+
+
+def test_parameter_layout_is_checked(monkeypatch) -> None:
+    with pytest.raises(ValueError, match="constexpr parameters must come last"):
+        _direct(monkeypatch, JITFunction(_constexpr_first), (torch.uint8,), {"BLOCK": 64})
+    with pytest.raises(ValueError, match="each given or defaulted"):
+        _direct(monkeypatch, JITFunction(_toy), (torch.uint8, torch.uint8), {})
+
+
+def test_interpreter_and_stand_ins_take_the_jit_path() -> None:
+    """Under the interpreter (these tests), and for kernels without Triton's parameter list, every call goes through
+    ``fn[grid](*typed args, **constexprs, **options)``, with each pointer viewed as its declared dtype."""
+    calls = []
+    stand_in = type("StandIn", (), {"__getitem__": lambda self, grid: lambda *a, **kw: calls.append((grid, a, kw))})()
+    kernel = fastlaunch.Kernel(stand_in, (torch.uint8, torch.int32), {"BLOCK": 64}, {"num_warps": 4})
+    assert not kernel.direct
+    x, y = torch.zeros(4, dtype=torch.float32), torch.zeros(2, dtype=torch.int32)
+    kernel((3,), (x, y), (7, 16))
+    kernel((3,), (x, y), (7, 16))
+    assert len(calls) == 2 and not kernel.compiled
+    grid, args, kwargs = calls[0]
+    assert grid == (3,) and args[0].dtype == torch.uint8 and args[0].shape == (16,) and args[1].dtype == torch.int32
+    assert [a.data_ptr() for a in args[:2]] == [x.data_ptr(), y.data_ptr()]
+    assert args[2:] == (7, 16) and kwargs == {"BLOCK": 64, "num_warps": 4}
+    assert not fastlaunch.Kernel(triton.jit(_toy), (torch.uint8,) * 2, {"BLOCK": 64}, {}).direct  # (interpreter)
+
+
+def test_kernels_are_shared() -> None:
+    fn = JITFunction(_toy)
+    a = fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 64}, {"num_warps": 4})
+    assert fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 64}, {"num_warps": 4}) is a
+    assert fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 128}, {"num_warps": 4}) is not a
+    fastlaunch.forget()
+    assert fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 64}, {"num_warps": 4}) is not a
