@@ -11,12 +11,14 @@ An argument class is what Triton specializes on besides the constexprs: pointer 
 pointer is not in ``do_not_specialize_on_alignment``, ``== 1`` and divisibility by 16 for integers not in
 ``do_not_specialize``, and every integer's width (i32, i64, u64). The pointers' element types are the views of
 ``views``, fixed per kernel. Triton's runtime knobs (``TRITON_DEBUG`` and the like) are read when the class is first
-seen. The direct call uses the ``CompiledKernel`` interface of Triton 3.6-3.9; other versions, and the interpreter,
-always launch through the JIT.
+seen. The direct call uses the ``CompiledKernel`` interface as Triton 3.9 has it (3.6's reads the same, but no GPU
+ran this module with it yet); other versions, and the interpreter, always launch through the JIT (logged once).
 """
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 from collections.abc import Sequence
 
@@ -31,7 +33,15 @@ except ImportError:  # (before Triton 3.4: no direct launch, see _DIRECT_VERSION
     knobs = driver = None
 
 _I32 = (-(1 << 31), (1 << 31) - 1)
-_DIRECT_VERSIONS = ((3, 6), (3, 9))  # the CompiledKernel.run signature these were checked against
+_DIRECT_VERSIONS = ((3, 9), (3, 9))  # where the GPU tests ran the direct launches (tests/gpu, H100)
+
+
+@functools.cache
+def _note_jit_launches(version: tuple[int, int]) -> None:
+    logging.getLogger("sglang_sm120_dsa").info(
+        "triton %d.%d: the Triton kernels launch through Triton's JIT (direct launches, ~30 us less host time per "
+        "call, are enabled for the versions the GPU tests ran them with: %s)", *version,
+        ", ".join(".".join(map(str, v)) for v in sorted(set(_DIRECT_VERSIONS))))
 
 
 def _width(v: int) -> str:
@@ -50,9 +60,11 @@ class Kernel:
         self.compiled: dict[tuple, tuple] = {}
         # (the interpreter's kernels, and stand-ins in tests, have no parameter list: they take the JIT path)
         params = getattr(fn, "params", None)
-        self.direct = (params is not None and os.environ.get("TRITON_INTERPRET") != "1"
-                       and _DIRECT_VERSIONS[0] <= triton_version() <= _DIRECT_VERSIONS[1])
+        interpreted = params is None or os.environ.get("TRITON_INTERPRET") == "1"
+        self.direct = not interpreted and _DIRECT_VERSIONS[0] <= triton_version() <= _DIRECT_VERSIONS[1]
         if not self.direct:
+            if not interpreted:
+                _note_jit_launches(triton_version())
             return
         runtime = [p for p in params if not p.is_constexpr]
         if any(p.is_constexpr for p in params[: len(runtime)]) or any(p.name not in constexprs and not p.has_default

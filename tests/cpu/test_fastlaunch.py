@@ -85,3 +85,13 @@ def test_kernels_are_shared() -> None:
     assert fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 128}, {"num_warps": 4}) is not a
     fastlaunch.forget()
     assert fastlaunch.kernel(fn, (torch.uint8, torch.int32), {"BLOCK": 64}, {"num_warps": 4}) is not a
+
+
+def test_unvalidated_triton_versions_launch_through_the_jit(monkeypatch, caplog) -> None:
+    """Direct launches only with the Triton the GPU tests ran them with; others keep the JIT path and say so."""
+    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 6))
+    fastlaunch._note_jit_launches.cache_clear()
+    with caplog.at_level("INFO", logger="sglang_sm120_dsa"):
+        kernel = _direct(monkeypatch, JITFunction(_toy), (torch.uint8, torch.int32), {"BLOCK": 64})
+    assert not kernel.direct
+    assert "triton 3.6: the Triton kernels launch through Triton's JIT" in caplog.text
