@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import csv
 import datetime
 import os
 import pathlib
@@ -38,6 +37,8 @@ from sglang_sm120_dsa.layout import new_logits
 from sglang_sm120_dsa.layout import paged_logits_row_stride
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing.bench import results_stem
+from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.families import family_env
 
 FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"),
@@ -124,19 +125,9 @@ def breakdown(name: str, extra, reps: int) -> list[str]:
 
 def write(rows: list[dict], gpu: str, out_dir: pathlib.Path) -> None:
     """CSV and a bar plot (back to back, isolated hatched) of the host times."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "host_" + "".join(c if c.isalnum() else "_" for c in gpu)
-    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+    stem = results_stem("host", gpu)
+    plt = save_rows(rows, out_dir / f"{stem}.csv")
+    if plt is None:
         return
     ops = list(dict.fromkeys(r["op"] for r in rows))
     providers = list(dict.fromkeys(r["provider"] for r in rows))

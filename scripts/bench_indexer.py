@@ -19,7 +19,6 @@ valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import functools
 import importlib.metadata
@@ -38,6 +37,8 @@ from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
+from sglang_sm120_dsa.testing.bench import results_stem
+from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.bench import timed
 from sglang_sm120_dsa.testing.families import family_env
 
@@ -225,19 +226,9 @@ def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None
             r = next((r for r in rows if r["provider"] == p and (r["op"], r["batch"], r["context"]) == key[:3]), None)
             cells += f" | {r['tflops']:19.0f}" if r else f" | {'-':>19s}"
         print(f"ragged {key[1]:5d} x {key[2]:6d}       {cells}")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = "bench_" + "".join(c if c.isalnum() else "_" for c in gpu)
-    with open(out_dir / f"{stem}.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot")
+    stem = results_stem("bench", gpu)
+    plt = save_rows(rows, out_dir / f"{stem}.csv")
+    if plt is None:
         return
     fig, axes = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 1]})
     paged_keys = [k for k in ref if k[0] == "paged"]

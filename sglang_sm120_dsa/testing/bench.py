@@ -3,12 +3,14 @@ CUDA-graph capture they and the tests use."""
 
 from __future__ import annotations
 
+import csv
+import pathlib
 import time
 from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "timed"]
+__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "results_stem", "save_rows", "timed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -81,3 +83,27 @@ def copy_bandwidth(num_bytes: int = 2 << 30) -> float:
     src = torch.empty(num_bytes, dtype=torch.uint8, device="cuda")
     dst = torch.empty_like(src)
     return 2 * num_bytes / bench(lambda: dst.copy_(src), reps=10)
+
+
+def results_stem(prefix: str, gpu: str) -> str:
+    """File stem of a benchmark's results on ``gpu``: ``bench_NVIDIA_H100_80GB_HBM3``."""
+    return prefix + "_" + "".join(c if c.isalnum() else "_" for c in gpu)
+
+
+def save_rows(rows: list[dict], path: pathlib.Path):
+    """Write ``rows`` as CSV at ``path`` (folders made); returns matplotlib's pyplot (Agg backend) for the plot, or
+    None, saying so, when matplotlib is not installed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed: no plot")
+        return None
+    return plt
