@@ -31,6 +31,7 @@ import triton
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import dispatch
+from sglang_sm120_dsa import envs
 from sglang_sm120_dsa._checks import check_paged
 from sglang_sm120_dsa._checks import check_ragged
 from sglang_sm120_dsa.layout import new_logits
@@ -42,11 +43,21 @@ from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.families import family_env
 
 FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"),
-          "triton-portable": ("triton", "portable")}
+          "triton-portable": ("triton", "portable"), "triton-jit": ("triton", "native")}
+
+
+_LAUNCH = os.environ.get("SGLANG_SM120_DSA_TRITON_LAUNCH", "auto")  # the other providers' launch setting
 
 
 def use(provider: str) -> None:
+    """Route the API through ``provider``; ``triton-jit`` is ``triton`` launched through Triton's JIT on every call
+    (SGLANG_SM120_DSA_TRITON_LAUNCH=jit, read when a kernel is first used: the plans are dropped here)."""
+    from sglang_sm120_dsa.triton import launch
+
     os.environ.update(family_env(*FAMILY[provider]))
+    if hasattr(envs, "TRITON_LAUNCH"):  # (checkouts before it, as A/B bases, have neither this nor plans)
+        os.environ[envs.TRITON_LAUNCH.name] = "jit" if provider == "triton-jit" else _LAUNCH
+        launch.forget_plans()
 
 
 def isolated(fn, reps: int) -> float:
@@ -149,7 +160,7 @@ def write(rows: list[dict], gpu: str, out_dir: pathlib.Path) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--providers", default="triton,triton-bytes,triton-portable")
+    p.add_argument("--providers", default="triton,triton-jit,triton-bytes,triton-portable")
     p.add_argument("--reps", type=int, default=200)
     p.add_argument("--breakdown", action="store_true")
     p.add_argument("--profile", action="store_true")

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TRITON_SM90", "TRITON_ARCH", "TILELANG_MODE", "SGLANG"]
+__all__ = ["EnvVar", "ENV_VARS", "IMPL", "TRITON_FP8", "TRITON_SM90", "TRITON_ARCH", "TRITON_LAUNCH", "TILELANG_MODE",
+           "SGLANG"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,16 @@ TRITON_ARCH = EnvVar(
     "the GPU's own.",
 )
 
+TRITON_LAUNCH = EnvVar(
+    "SGLANG_SM120_DSA_TRITON_LAUNCH",
+    "auto",
+    ("auto", "jit", "direct"),
+    "How the Triton kernels are launched, read when a kernel variant is first used in the process: `direct` calls "
+    "the compiled kernel (after Triton's JIT compiled and launched it once for the arguments' class), ~30 us less "
+    "host time per call than `jit`, Triton's own `kernel[grid](...)`; `auto` is `direct` with the Triton versions the "
+    "GPU tests ran it with (3.9) and `jit` with others. `direct` forces it with any Triton from 3.6 on.",
+)
+
 TILELANG_MODE = EnvVar(
     "SGLANG_SM120_DSA_TILELANG_MODE",
     "auto",
@@ -92,4 +103,4 @@ SGLANG = EnvVar(
     "process whose arguments were resolved without the plugin.",
 )
 
-ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TRITON_SM90, TRITON_ARCH, TILELANG_MODE, SGLANG)
+ENV_VARS: tuple[EnvVar, ...] = (IMPL, TRITON_FP8, TRITON_SM90, TRITON_ARCH, TRITON_LAUNCH, TILELANG_MODE, SGLANG)

@@ -12,7 +12,9 @@ pointer is not in ``do_not_specialize_on_alignment``, ``== 1`` and divisibility 
 ``do_not_specialize``, and every integer's width (i32, i64, u64). The pointers' element types are the views of
 ``views``, fixed per kernel. Triton's runtime knobs (``TRITON_DEBUG`` and the like) are read when the class is first
 seen. The direct call uses the ``CompiledKernel`` interface as Triton 3.9 has it (3.6's reads the same, but no GPU
-ran this module with it yet); other versions, and the interpreter, always launch through the JIT (logged once).
+ran this module with it yet): ``SGLANG_SM120_DSA_TRITON_LAUNCH`` (``auto``) launches directly with 3.9 and through
+the JIT with other versions (logged once); ``jit`` and ``direct`` force one or the other (``direct`` from 3.6 on).
+The interpreter always takes the JIT path.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Sequence
 
 import torch
 
+from .. import envs
+from ..errors import ImplementationError
 from .config import triton_version
 
 try:
@@ -34,14 +38,27 @@ except ImportError:  # (before Triton 3.4: no direct launch, see _DIRECT_VERSION
 
 _I32 = (-(1 << 31), (1 << 31) - 1)
 _DIRECT_VERSIONS = ((3, 9), (3, 9))  # where the GPU tests ran the direct launches (tests/gpu, H100)
+_DIRECT_API = (3, 6)  # the oldest Triton whose CompiledKernel and launcher take the call below
+
+
+def _direct() -> bool:
+    """Whether compiled kernels are called directly (``SGLANG_SM120_DSA_TRITON_LAUNCH``, the Triton version)."""
+    choice, version = envs.TRITON_LAUNCH.choice(), triton_version()
+    if choice == "direct" and version < _DIRECT_API:
+        raise ImplementationError(f"{envs.TRITON_LAUNCH.name}=direct needs Triton >= "
+                                  f"{'.'.join(map(str, _DIRECT_API))}, this is {'.'.join(map(str, version))}")
+    if choice == "auto" and not _DIRECT_VERSIONS[0] <= version <= _DIRECT_VERSIONS[1]:
+        _note_jit_launches(version)
+        return False
+    return choice != "jit"
 
 
 @functools.cache
 def _note_jit_launches(version: tuple[int, int]) -> None:
     logging.getLogger("sglang_sm120_dsa").info(
         "triton %d.%d: the Triton kernels launch through Triton's JIT (direct launches, ~30 us less host time per "
-        "call, are enabled for the versions the GPU tests ran them with: %s)", *version,
-        ", ".join(".".join(map(str, v)) for v in sorted(set(_DIRECT_VERSIONS))))
+        "call, are on by default with the versions the GPU tests ran them with, %s; %s=direct forces them)",
+        *version, ", ".join(".".join(map(str, v)) for v in sorted(set(_DIRECT_VERSIONS))), envs.TRITON_LAUNCH.name)
 
 
 def _width(v: int) -> str:
@@ -60,11 +77,8 @@ class Kernel:
         self.compiled: dict[tuple, tuple] = {}
         # (the interpreter's kernels, and stand-ins in tests, have no parameter list: they take the JIT path)
         params = getattr(fn, "params", None)
-        interpreted = params is None or os.environ.get("TRITON_INTERPRET") == "1"
-        self.direct = not interpreted and _DIRECT_VERSIONS[0] <= triton_version() <= _DIRECT_VERSIONS[1]
+        self.direct = params is not None and os.environ.get("TRITON_INTERPRET") != "1" and _direct()
         if not self.direct:
-            if not interpreted:
-                _note_jit_launches(triton_version())
             return
         runtime = [p for p in params if not p.is_constexpr]
         if any(p.is_constexpr for p in params[: len(runtime)]) or any(p.name not in constexprs and not p.has_default

@@ -88,10 +88,24 @@ def test_kernels_are_shared() -> None:
 
 
 def test_unvalidated_triton_versions_launch_through_the_jit(monkeypatch, caplog) -> None:
-    """Direct launches only with the Triton the GPU tests ran them with; others keep the JIT path and say so."""
+    """``auto``: direct launches only with the Triton the GPU tests ran them with; others keep the JIT path and say
+    so. ``SGLANG_SM120_DSA_TRITON_LAUNCH`` forces either (``direct`` from Triton 3.6 on)."""
+    from sglang_sm120_dsa.errors import ImplementationError
+
+    toy = JITFunction(_toy)
+    views, constexprs = (torch.uint8, torch.int32), {"BLOCK": 64}
     monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 6))
     fastlaunch._note_jit_launches.cache_clear()
     with caplog.at_level("INFO", logger="sglang_sm120_dsa"):
-        kernel = _direct(monkeypatch, JITFunction(_toy), (torch.uint8, torch.int32), {"BLOCK": 64})
-    assert not kernel.direct
+        assert not _direct(monkeypatch, toy, views, constexprs).direct
     assert "triton 3.6: the Triton kernels launch through Triton's JIT" in caplog.text
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "direct")
+    assert _direct(monkeypatch, toy, views, constexprs).direct
+    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 5))
+    with pytest.raises(ImplementationError, match="SGLANG_SM120_DSA_TRITON_LAUNCH=direct needs Triton >= 3.6"):
+        _direct(monkeypatch, toy, views, constexprs)
+    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 9))
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "jit")
+    assert not _direct(monkeypatch, toy, views, constexprs).direct
+    monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "auto")
+    assert _direct(monkeypatch, toy, views, constexprs).direct

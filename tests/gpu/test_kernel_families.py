@@ -245,12 +245,16 @@ def test_paged_nonsense_metadata_writes_only_the_output(family, mode, guarded_lo
 
 
 @pytest.mark.parametrize("mode", [p for p in PATHS if p.startswith("triton")])
-def test_direct_launches_follow_triton_specializations(family, mode) -> None:
-    """triton/fastlaunch.py: after a class of arguments' first call through Triton's JIT, calls launch the compiled
-    kernel directly; arguments Triton compiles another variant for (key scales off 16-byte alignment: a slice of
-    the keys) get that variant, in either order, and every result matches the reference and its own rerun."""
+def test_direct_launches_follow_triton_specializations(family, monkeypatch, mode) -> None:
+    """triton/fastlaunch.py (forced on: SGLANG_SM120_DSA_TRITON_LAUNCH=direct, so any Triton from 3.6 is tested):
+    after a class of arguments' first call through Triton's JIT, calls launch the compiled kernel directly;
+    arguments Triton compiles another variant for (key scales off 16-byte alignment: a slice of the keys) get that
+    variant, in either order, and every result matches the reference and its own rerun."""
+    from sglang_sm120_dsa import envs
     from sglang_sm120_dsa.triton import fastlaunch
     from sglang_sm120_dsa.triton.kernels.ragged import _dsa_mqa_logits_kernel
+
+    monkeypatch.setenv(envs.TRITON_LAUNCH.name, "direct")  # (read when a kernel is first used: none is cached yet)
 
     case = make_ragged_case(257, 2048, 64, 128, seed=11, device="cuda")
     shifted = (case.kv[0][1:], case.kv[1][1:])  # the values stay 16-byte aligned (128-byte rows), the scales not
