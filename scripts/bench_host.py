@@ -43,7 +43,8 @@ from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.families import family_env
 
 FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"),
-          "triton-portable": ("triton", "portable"), "triton-jit": ("triton", "native")}
+          "triton-portable": ("triton", "portable"), "triton-jit": ("triton", "native"),
+          "tilelang-sm120": ("tilelang", "sm120")}  # (TileLang: carry the site bundle, which has it and DeepGEMM)
 
 
 _LAUNCH = os.environ.get("SGLANG_SM120_DSA_TRITON_LAUNCH", "auto")  # the other providers' launch setting
