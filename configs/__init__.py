@@ -33,8 +33,13 @@ def pick(buckets: dict | None, tokens: float, default: dict) -> dict:
     ``tokens``, else the largest; ``default`` alone when there are no buckets."""
     if not buckets:
         return dict(default)
-    bounds = sorted(buckets, key=float)
-    return {**default, **buckets[next((b for b in bounds if tokens <= float(b)), bounds[-1])]}
+    ordered = bounds(buckets)
+    return {**default, **buckets[next((b for b in ordered if tokens <= float(b)), ordered[-1])]}
+
+
+def bounds(buckets: dict) -> list[str]:
+    """The buckets' keys (upper bounds on tokens, ``"inf"`` included), ascending: the order :func:`pick` tries."""
+    return sorted(buckets, key=float)
 
 
 def save(out_dir: pathlib.Path, op: str, family: str, arch: int, table: dict) -> pathlib.Path:

@@ -148,9 +148,14 @@ def table(op: str, arch: int | None) -> dict:
     return tables.load(op, "triton", arch, "no Triton tuning table {path}; using untuned defaults")
 
 
+def _buckets(section: dict, key: str) -> dict | None:
+    """``section``'s buckets for ``key``, else its ``default`` ones."""
+    return section.get(key) or section.get("default")
+
+
 def _pick(section: dict, key: str, tokens: int, default: dict) -> dict:
     """The entry of ``section[key]`` whose bucket is the smallest one >= ``tokens`` (else the largest)."""
-    return tables.pick(section.get(key) or section.get("default"), tokens, default)
+    return tables.pick(_buckets(section, key), tokens, default)
 
 
 def paged_family(arch: int | None, batch: int) -> dict:
@@ -197,9 +202,8 @@ def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens:
 
 def ragged_buckets(arch: int | None, mode: int, heads: int, head_dim: int) -> tuple[float, ...]:
     """The bucket bounds :func:`ragged_tiles` chooses among for these heads, ascending (none: the defaults)."""
-    section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
-    buckets = section.get(f"H={heads},D={head_dim}") or section.get("default")
-    return tuple(sorted(float(b) for b in buckets)) if buckets else ()
+    buckets = _buckets(table("mqa_logits", arch).get(MODE_NAMES[mode], {}), f"H={heads},D={head_dim}")
+    return tuple(float(b) for b in tables.bounds(buckets)) if buckets else ()
 
 
 def ragged_block_q(heads: int) -> int:
