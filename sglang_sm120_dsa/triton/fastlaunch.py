@@ -67,7 +67,7 @@ def _width(v: int) -> str:
 
 class Kernel:
     """``fn`` with fixed ``constexprs`` and launch ``options``; ``views[i]`` is the dtype pointer argument ``i``
-    must be viewed as for Triton (None: as given). The kernel's parameters must be its pointers, then its runtime
+    is viewed as for Triton (its pointer type). The kernel's parameters must be its pointers, then its runtime
     integers, then its constexprs."""
 
     def __init__(self, fn, views: Sequence[torch.dtype], constexprs: dict, options: dict):
@@ -120,7 +120,7 @@ class Kernel:
             *ptrs, *ints, *self.tail)
 
     def _jit(self, grid: tuple, ptrs: Sequence[torch.Tensor], ints: Sequence[int]):
-        typed = [p if dtype is None else p.view(dtype) for p, dtype in zip(ptrs, self.views, strict=True)]
+        typed = [p.view(dtype) for p, dtype in zip(ptrs, self.views, strict=True)]
         return self.fn[grid](*typed, *ints, **self.kwargs)
 
 

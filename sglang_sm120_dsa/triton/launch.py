@@ -50,6 +50,7 @@ from .kernels.paged_sm90 import _dsa_paged_sm90_kernel
 from .kernels.ragged import _dsa_mqa_logits_kernel
 
 _ASM = os.environ.get("TRITON_INTERPRET") != "1"  # PTX decoding in compiled kernels; the interpreter runs none
+# (the logits are passed as bytes: the kernels index them in elements of the runtime dtype)
 _U8, _I32, _F32 = torch.uint8, torch.int32, torch.float32
 
 

@@ -156,7 +156,7 @@ def _head_sums(scores, w, R: gl.constexpr):
 
 @gluon.jit
 def _finish(acc, keys, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16: gl.constexpr,
-            H: gl.constexpr, R: gl.constexpr, BYTES: gl.constexpr):
+            R: gl.constexpr, BYTES: gl.constexpr):
     """Wait for a tile's wgmma, then its rows' epilogues. (``BYTES``: the wgmma reads ``keys`` from registers, kept
     alive until it is done.)"""
     if BYTES:
@@ -212,8 +212,8 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
             a, ka, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
                                      stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, STAGES,
                                      BYTES, mma, words)
-            _finish(a, ka, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16, H,
-                    R, BYTES)
+            _finish(a, ka, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16, R,
+                    BYTES)
         async_copy.wait_group(0)  # (copies past the last tile are masked off, but still groups)
 
 
