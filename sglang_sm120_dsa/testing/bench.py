@@ -23,9 +23,11 @@ def _flush(device: torch.device) -> None:
     buf.zero_()
 
 
-def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seconds: float = 2.0) -> float:
+def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seconds: float = 2.0,
+          host_times: list[float] | None = None) -> float:
     """Median seconds of ``fn`` on the current CUDA device, each call after an L2 flush, timed with events (the
-    flush keeps the GPU busy while the call is launched, so host launch time is hidden as in a CUDA graph)."""
+    flush keeps the GPU busy while the call is launched, so host launch time is hidden as in a CUDA graph).
+    ``host_times`` collects each timed call's host seconds (diagnostics)."""
     device = torch.device("cuda", torch.cuda.current_device())
     for _ in range(warmup):
         fn()
@@ -35,7 +37,10 @@ def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seco
         _flush(device)
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
+        t = time.perf_counter()
         fn()
+        if host_times is not None:
+            host_times.append(time.perf_counter() - t)
         end.record()
         end.synchronize()
         times.append(start.elapsed_time(end) / 1e3)
