@@ -26,6 +26,7 @@ import statistics
 import sys
 import time
 
+import bench_indexer
 import torch
 import triton
 
@@ -40,12 +41,6 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import results_stem
 from sglang_sm120_dsa.testing.bench import save_rows
-from sglang_sm120_dsa.testing.families import family_env
-
-FAMILY = {"triton": ("triton", "native"), "triton-bytes": ("triton", "bytes"),
-          "triton-portable": ("triton", "portable"), "triton-jit": ("triton", "native"),
-          "tilelang-sm120": ("tilelang", "sm120")}  # (TileLang: carry the site bundle, which has it and DeepGEMM)
-
 
 _LAUNCH = os.environ.get("SGLANG_SM120_DSA_TRITON_LAUNCH", "auto")  # the other providers' launch setting
 
@@ -55,7 +50,7 @@ def use(provider: str) -> None:
     (SGLANG_SM120_DSA_TRITON_LAUNCH=jit, read when a kernel is first used: the plans are dropped here)."""
     from sglang_sm120_dsa.triton import launch
 
-    os.environ.update(family_env(*FAMILY[provider]))
+    bench_indexer.use("triton" if provider == "triton-jit" else provider)  # (tilelang-sm120: carry the site bundle)
     if hasattr(envs, "TRITON_LAUNCH"):  # (checkouts before it, as A/B bases, have neither this nor plans)
         os.environ[envs.TRITON_LAUNCH.name] = "jit" if provider == "triton-jit" else _LAUNCH
         launch.forget_plans()
@@ -85,27 +80,18 @@ def back_to_back(fn, reps: int) -> float:
 
 
 def cases():
-    """(name, DeepGEMM call, our call) per op on small inputs; our calls read the environment at call time."""
+    """(name, DeepGEMM call, our call, case) per op on small inputs, the benchmark's calls (bench_indexer.paged_fns,
+    ragged_fn); ours read the environment at call time."""
     import deep_gemm
 
     out = []
     for b, n in ((1, 1), (32, 2)):
         case = make_paged_case(b, n, 64, 128, 64, avg_context=4096, seed=b, poison=False, device="cuda")
-        args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
-        sms = dsa.get_num_sms()
-        meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, sms)
-        dmeta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
-        out.append((f"metadata B={b} next_n={n}",
-                    lambda c=case, s=sms: deep_gemm.get_paged_mqa_logits_metadata(c.context_lens, 64, s),
-                    lambda c=case, s=sms: dsa.get_paged_mqa_logits_metadata(c.context_lens, 64, s), None))
-        out.append((f"paged B={b} next_n={n} x 4K",
-                    lambda a=args, m=dmeta, c=case: deep_gemm.fp8_paged_mqa_logits(*a, m, c.max_context_len, False),
-                    lambda a=args, m=meta, c=case: dsa.fp8_paged_mqa_logits(*a, m, c.max_context_len, False),
-                    (case, meta)))
+        (dg_meta, dg), (meta, ours) = (bench_indexer.paged_fns(p, case, deep_gemm) for p in ("deepgemm", "triton"))
+        out.append((f"metadata B={b} next_n={n}", dg_meta, meta, None))
+        out.append((f"paged B={b} next_n={n} x 4K", dg, ours, case))
     rc = make_ragged_case(512, 2048, 64, 128, seed=3, device="cuda")
-    out.append(("ragged 512 x 2048",
-                lambda: deep_gemm.fp8_mqa_logits(rc.q, rc.kv, rc.weights, rc.ks, rc.ke, False),
-                lambda: dsa.fp8_mqa_logits(rc.q, rc.kv, rc.weights, rc.ks, rc.ke, False), rc))
+    out.append(("ragged 512 x 2048", *(bench_indexer.ragged_fn(p, rc, deep_gemm) for p in ("deepgemm", "triton")), rc))
     return out
 
 
@@ -113,7 +99,8 @@ def breakdown(name: str, extra, reps: int) -> list[str]:
     """Our pieces of one call, back to back: checks, dispatch, output allocation, launcher."""
     rows = []
     if name.startswith("paged"):
-        case, meta = extra
+        case = extra
+        meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
         a = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table, meta, case.max_context_len,
              False, torch.float32, None, False)
         call = check_paged("fp8_paged_mqa_logits", *a)
