@@ -130,9 +130,12 @@ class _Checker:
     def tensor(self, name: str, x: object, dtypes: tuple[torch.dtype, ...], shape: tuple,
                expected: str | Callable[[], str]) -> torch.Tensor:
         """``shape`` entries: an int (exact) or None (any size). Also checks the device against earlier tensors."""
-        if not isinstance(x, torch.Tensor) or x.dtype not in dtypes or x.dim() != len(shape):
+        if not isinstance(x, torch.Tensor) or x.dtype not in dtypes:
             raise self.fail(name, expected, x)
-        for want, got in zip(shape, x.shape, strict=True):  # (ranks checked above)
+        sizes = x.shape  # (read once: each tensor attribute is a binding call, ~0.1 us)
+        if len(sizes) != len(shape):
+            raise self.fail(name, expected, x)
+        for want, got in zip(shape, sizes, strict=False):  # (lengths compared above)
             if want is not None and got != want:
                 raise self.fail(name, expected, x)
         device = x.device
@@ -251,7 +254,8 @@ def check_paged(fn: str, q: object, kv_cache: object, weights: object, context_l
     if num_blocks < 1:
         raise c.fail("kv_cache", "at least one page", kv)
     page = block_kv * row_bytes
-    if (kv.stride(3) != 1 or kv.stride(1) != row_bytes or kv.stride(0) < page or kv.stride(0) % _KV_ALIGN_BYTES
+    strides = kv.stride()
+    if (strides[3] != 1 or strides[1] != row_bytes or strides[0] < page or strides[0] % _KV_ALIGN_BYTES
             or kv.data_ptr() % _KV_ALIGN_BYTES):
         raise c.fail("kv_cache", f"pages of {page} contiguous bytes (strides (S, {row_bytes}, *, 1) with S >= {page}, "
                      f"S and the data pointer multiples of {_KV_ALIGN_BYTES})",
