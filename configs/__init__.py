@@ -5,6 +5,7 @@ writer the tuning scripts use."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import pathlib
@@ -40,6 +41,12 @@ def pick(buckets: dict | None, tokens: float, default: dict) -> dict:
 def bounds(buckets: dict) -> list[str]:
     """The buckets' keys (upper bounds on tokens, ``"inf"`` included), ascending: the order :func:`pick` tries."""
     return sorted(buckets, key=float)
+
+
+def bucket(bounds: tuple[float, ...], tokens: float) -> float:
+    """The bound among ``bounds`` (:func:`bounds` as floats) whose entry :func:`pick` takes for ``tokens`` (0 when
+    there are none): picking with it gives that same entry, so launchers key their caches by it, never by a length."""
+    return bounds[min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)] if bounds else 0.0
 
 
 def save(out_dir: pathlib.Path, op: str, family: str, arch: int, table: dict) -> pathlib.Path:

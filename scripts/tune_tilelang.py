@@ -29,6 +29,7 @@ from sglang_sm120_dsa import configs as tables  # noqa: E402
 from sglang_sm120_dsa.testing import make_paged_case  # noqa: E402
 from sglang_sm120_dsa.testing.bench import timed  # noqa: E402
 from sglang_sm120_dsa.tilelang import config  # noqa: E402
+from sglang_sm120_dsa.tilelang import launch  # noqa: E402
 
 # (batch, average context): the batch is the table's key; contexts as in the benchmark
 CASES = [(1, 65536), (4, 32768), (8, 32768), (16, 16384), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
@@ -44,6 +45,7 @@ def main() -> int:
         return 2
     arch, _ = config.device_build(torch.device("cuda"))
     config.table = lambda op, arch: {}  # ignore a shipped table: every split starts from the defaults
+    launch.forget_plans()
     base = dict(config.PAGED_DEFAULT)
     tuned = {"_meta": {"generated_by": "scripts/tune_tilelang.py", "gpu": torch.cuda.get_device_name(), "tuned": True,
                        "mode": config.mode(), "tilelang": importlib.metadata.version("tilelang"),
@@ -59,7 +61,8 @@ def main() -> int:
             meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
             invalid, first, row = case.invalid_mask(), None, f"{batch:4d} x {ctx:6d} n{next_n}"
             for split in SPLITS:
-                config.PAGED_DEFAULT = {**base, "split_kv": split}  # the launcher reads it at call time
+                config.PAGED_DEFAULT = {**base, "split_kv": split}
+                launch.forget_plans()  # (the launcher's plans hold the sizes they were made with)
                 fn = functools.partial(dsa.fp8_paged_mqa_logits, case.q, case.kv_cache, case.weights,
                                        case.context_lens, case.block_table, meta, case.max_context_len, False)
                 out = fn().masked_fill(invalid, 0)

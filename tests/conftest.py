@@ -9,13 +9,14 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def _fresh_launch_plans():
-    """The Triton launchers cache their plans (tiles, kernel variants) per call shape; tests replace the tables and
-    the kernels they come from, so each test starts and ends without any."""
+    """The launchers cache their plans (tiles, kernel variants) per call shape; tests replace the tables and the
+    kernels they come from, so each test starts and ends without any."""
 
     def forget() -> None:
-        launch = sys.modules.get("sglang_sm120_dsa.triton.launch")
-        if launch is not None:
-            launch.forget_plans()
+        for family in ("triton", "tilelang"):
+            launch = sys.modules.get(f"sglang_sm120_dsa.{family}.launch")
+            if launch is not None:
+                launch.forget_plans()
 
     forget()
     yield

@@ -86,8 +86,14 @@ def paged_sizes(arch: int, batch: int) -> dict:
     return tables.pick(table("paged_mqa_logits", arch).get("batch"), batch, PAGED_DEFAULT)
 
 
-def ragged_sizes(arch: int, tokens: int) -> dict:
+def ragged_sizes(arch: int, tokens: float) -> dict:
     return tables.pick(table("mqa_logits", arch).get("tokens"), tokens, RAGGED_DEFAULT)
+
+
+def ragged_bounds(arch: int) -> tuple[float, ...]:
+    """The bucket bounds :func:`ragged_sizes` chooses among, ascending (none: the defaults)."""
+    buckets = table("mqa_logits", arch).get("tokens")
+    return tuple(float(b) for b in tables.bounds(buckets)) if buckets else ()
 
 
 def rows_per_block(heads: int, next_n: int) -> int:

@@ -7,7 +7,6 @@ and :func:`warmup` can compile them all before CUDA-graph capture.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import os
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 import torch
 import triton
 
+from .. import configs as tables
 from .. import envs
 from .._checks import MetadataCall
 from .._checks import PagedCall
@@ -238,9 +238,8 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
     key = (call.q.device, _settings(), call.num_heads, call.head_dim, call.is_fp4)
     tokens = call.seq_len * call.width
     if tiles is None and mode is None:
-        bounds = _ragged_buckets(*key)  # the plan goes by the bucket that holds tokens (config.ragged_tiles)
-        kernel, block_q, chunk = _ragged_plan(*key, bounds[min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)]
-                                              if bounds else 0)
+        # the plan goes by the bucket that holds tokens (config.ragged_tiles)
+        kernel, block_q, chunk = _ragged_plan(*key, tables.bucket(_ragged_buckets(*key), tokens))
     else:
         kernel, block_q, chunk = _make_ragged_plan(*key, tokens, tiles, mode)
     kernel((triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, chunk)),

@@ -383,3 +383,24 @@ def test_programs_per_sm_per_page_form() -> None:
     assert programs_per_sm(entry, True) == 2 and programs_per_sm(entry, False) == 1
     plain = {"block_t": 64, "programs_per_sm": 3, "one_page": True}
     assert programs_per_sm(plain, True) == programs_per_sm(plain, False) == 3
+
+
+def test_bucket_keys_pick_the_entry_of_the_length() -> None:
+    """The launchers key their ragged plans by configs.bucket(bounds, tokens): picking with that key gives every
+    shipped table's entry for tokens itself, at every bound +- 1 and past the last."""
+    from sglang_sm120_dsa import configs as tables
+
+    assert tables.bucket((), 12345) == 0.0
+    checked = 0
+    for path in TABLES:
+        sections = [s for s in json.loads(path.read_text()).values() if isinstance(s, dict)]
+        for buckets in sections + [b for s in sections for b in s.values() if isinstance(b, dict)]:
+            if not buckets or not all(k == "inf" or k.isdigit() for k in buckets):
+                continue
+            bounds = tuple(float(b) for b in tables.bounds(buckets))
+            finite = [b for b in bounds if b != float("inf")]
+            for tokens in {0, 1, *(b + d for b in finite for d in (-1, 0, 1)), 2 * max(finite, default=1)}:
+                key = tables.bucket(bounds, tokens)
+                assert tables.pick(buckets, key, {}) == tables.pick(buckets, tokens, {}), (path, tokens, key)
+            checked += 1
+    assert checked > 10
