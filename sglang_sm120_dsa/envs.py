@@ -82,7 +82,8 @@ TRITON_LAUNCH = EnvVar(
     "How the Triton kernels are launched, read when a kernel variant is first used in the process: `direct` calls "
     "the compiled kernel (after Triton's JIT compiled and launched it once for the arguments' class), ~30 us less "
     "host time per call than `jit`, Triton's own `kernel[grid](...)`; `auto` is `direct` with the Triton versions the "
-    "GPU tests ran it with (3.9) and `jit` with others. `direct` forces it with any Triton from 3.6 on.",
+    "GPU tests ran it with (3.6, 3.9) and `jit` with others (3.7, 3.8). `direct` forces it with any Triton from 3.6 "
+    "on.",
 )
 
 TILELANG_MODE = EnvVar(

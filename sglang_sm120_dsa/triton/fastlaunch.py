@@ -11,9 +11,9 @@ An argument class is what Triton specializes on besides the constexprs: pointer 
 pointer is not in ``do_not_specialize_on_alignment``, ``== 1`` and divisibility by 16 for integers not in
 ``do_not_specialize``, and every integer's width (i32, i64, u64). The pointers' element types are the views of
 ``views``, fixed per kernel. Triton's runtime knobs (``TRITON_DEBUG`` and the like) are read when the class is first
-seen. The direct call uses the ``CompiledKernel`` interface as Triton 3.9 has it (3.6's reads the same, but no GPU
-ran this module with it yet): ``SGLANG_SM120_DSA_TRITON_LAUNCH`` (``auto``) launches directly with 3.9 and through
-the JIT with other versions (logged once); ``jit`` and ``direct`` force one or the other (``direct`` from 3.6 on).
+seen. The direct call uses the ``CompiledKernel`` interface of Triton 3.6 to 3.9: ``SGLANG_SM120_DSA_TRITON_LAUNCH``
+(``auto``) launches directly with the versions the GPU tests ran it with (3.6 and 3.9, H100) and through the JIT
+with others (logged once); ``jit`` and ``direct`` force one or the other (``direct`` from 3.6 on).
 The interpreter always takes the JIT path.
 """
 
@@ -37,7 +37,7 @@ except ImportError:  # (before Triton 3.4: no direct launch, see _DIRECT_VERSION
     knobs = driver = None
 
 _I32 = (-(1 << 31), (1 << 31) - 1)
-_DIRECT_VERSIONS = ((3, 9), (3, 9))  # where the GPU tests ran the direct launches (tests/gpu, H100)
+_DIRECT_VERSIONS = ((3, 6), (3, 9))  # where the GPU tests ran the direct launches (tests/gpu, H100; 3.7/3.8 not)
 _DIRECT_API = (3, 6)  # the oldest Triton whose CompiledKernel and launcher take the call below
 
 
@@ -47,7 +47,7 @@ def _direct() -> bool:
     if choice == "direct" and version < _DIRECT_API:
         raise ImplementationError(f"{envs.TRITON_LAUNCH.name}=direct needs Triton >= "
                                   f"{'.'.join(map(str, _DIRECT_API))}, this is {'.'.join(map(str, version))}")
-    if choice == "auto" and not _DIRECT_VERSIONS[0] <= version <= _DIRECT_VERSIONS[1]:
+    if choice == "auto" and version not in _DIRECT_VERSIONS:
         _note_jit_launches(version)
         return False
     return choice != "jit"

@@ -94,11 +94,12 @@ def test_unvalidated_triton_versions_launch_through_the_jit(monkeypatch, caplog)
 
     toy = JITFunction(_toy)
     views, constexprs = (torch.uint8, torch.int32), {"BLOCK": 64}
-    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 6))
+    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 7))
     fastlaunch._note_jit_launches.cache_clear()
     with caplog.at_level("INFO", logger="sglang_sm120_dsa"):
         assert not _direct(monkeypatch, toy, views, constexprs).direct
-    assert "triton 3.6: the Triton kernels launch through Triton's JIT" in caplog.text
+    assert "triton 3.7: the Triton kernels launch through Triton's JIT" in caplog.text
+    assert "the GPU tests ran them with, 3.6, 3.9;" in caplog.text
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "direct")
     assert _direct(monkeypatch, toy, views, constexprs).direct
     monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 5))
@@ -108,4 +109,6 @@ def test_unvalidated_triton_versions_launch_through_the_jit(monkeypatch, caplog)
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "jit")
     assert not _direct(monkeypatch, toy, views, constexprs).direct
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_LAUNCH", "auto")
+    assert _direct(monkeypatch, toy, views, constexprs).direct
+    monkeypatch.setattr(fastlaunch, "triton_version", lambda: (3, 6))
     assert _direct(monkeypatch, toy, views, constexprs).direct
