@@ -43,8 +43,13 @@ def bounds(buckets: dict) -> list[str]:
     return sorted(buckets, key=float)
 
 
+def bucket_bounds(buckets: dict | None) -> tuple[float, ...]:
+    """:func:`bounds` as floats (none without buckets): what :func:`bucket` chooses among."""
+    return tuple(float(b) for b in bounds(buckets)) if buckets else ()
+
+
 def bucket(bounds: tuple[float, ...], tokens: float) -> float:
-    """The bound among ``bounds`` (:func:`bounds` as floats) whose entry :func:`pick` takes for ``tokens`` (0 when
+    """The bound among ``bounds`` (:func:`bucket_bounds`) whose entry :func:`pick` takes for ``tokens`` (0 when
     there are none): picking with it gives that same entry, so launchers key their caches by it, never by a length."""
     return bounds[min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)] if bounds else 0.0
 

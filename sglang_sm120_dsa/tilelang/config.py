@@ -92,8 +92,7 @@ def ragged_sizes(arch: int, tokens: float) -> dict:
 
 def ragged_bounds(arch: int) -> tuple[float, ...]:
     """The bucket bounds :func:`ragged_sizes` chooses among, ascending (none: the defaults)."""
-    buckets = table("mqa_logits", arch).get("tokens")
-    return tuple(float(b) for b in tables.bounds(buckets)) if buckets else ()
+    return tables.bucket_bounds(table("mqa_logits", arch).get("tokens"))
 
 
 def rows_per_block(heads: int, next_n: int) -> int:

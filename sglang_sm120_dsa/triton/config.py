@@ -202,8 +202,8 @@ def ragged_tiles(arch: int | None, mode: int, heads: int, head_dim: int, tokens:
 
 def ragged_buckets(arch: int | None, mode: int, heads: int, head_dim: int) -> tuple[float, ...]:
     """The bucket bounds :func:`ragged_tiles` chooses among for these heads, ascending (none: the defaults)."""
-    buckets = _buckets(table("mqa_logits", arch).get(MODE_NAMES[mode], {}), f"H={heads},D={head_dim}")
-    return tuple(float(b) for b in tables.bounds(buckets)) if buckets else ()
+    section = table("mqa_logits", arch).get(MODE_NAMES[mode], {})
+    return tables.bucket_bounds(_buckets(section, f"H={heads},D={head_dim}"))
 
 
 def ragged_block_q(heads: int) -> int:

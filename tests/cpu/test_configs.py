@@ -397,7 +397,7 @@ def test_bucket_keys_pick_the_entry_of_the_length() -> None:
         for buckets in sections + [b for s in sections for b in s.values() if isinstance(b, dict)]:
             if not buckets or not all(k == "inf" or k.isdigit() for k in buckets):
                 continue
-            bounds = tuple(float(b) for b in tables.bounds(buckets))
+            bounds = tables.bucket_bounds(buckets)
             finite = [b for b in bounds if b != float("inf")]
             for tokens in {0, 1, *(b + d for b in finite for d in (-1, 0, 1)), 2 * max(finite, default=1)}:
                 key = tables.bucket(bounds, tokens)
