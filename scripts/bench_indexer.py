@@ -12,8 +12,10 @@ SM120 instruction mode: SM120's mma.sync program compiled for sm_90a without wgm
 ``tilelang_fp8_paged_mqa_logits``, next_n 1 only, compiled in the same SM120 mode; see ``sglang_tilelang``),
 torch (the reference; small cases only). Times are medians with a cold L2 (testing/bench.py) of CUDA-graph
 replays, as a server runs the indexer (no host launch cost; ``--eager`` times plain calls; a provider that cannot
-be captured is timed eagerly and marked). Each provider's logits are checked against the first provider's on the
-valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
+be captured is timed eagerly and marked), taken in ``--rounds`` rounds that time every provider once each in
+alternating order: a row's time is the median round's, and its speedup comes with the lowest and highest of the
+rounds' (a single pass moved rows by ~1% between runs). Each provider's logits are checked against the first
+provider's on the valid columns; a mismatch ends the run with exit code 1. Needs a CUDA GPU.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
+from sglang_sm120_dsa.testing.bench import interleaved
+from sglang_sm120_dsa.testing.bench import replayable
 from sglang_sm120_dsa.testing.bench import results_stem
 from sglang_sm120_dsa.testing.bench import save_rows
-from sglang_sm120_dsa.testing.bench import timed
 from sglang_sm120_dsa.testing.families import family_env
 
 PAGED_CASES = [(1, 8192), (1, 65536), (8, 32768), (32, 8192), (32, 32768), (64, 65536), (128, 16384), (256, 8192)]
@@ -112,6 +115,8 @@ def main() -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
     parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
     parser.add_argument("--eager", action="store_true", help="time plain calls, not CUDA-graph replays")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds per case, each timing every provider once in alternating order (median kept)")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("bench_indexer: needs a CUDA GPU", file=sys.stderr)
@@ -148,7 +153,7 @@ def main() -> int:
             tokens = int(case.context_lens[:, -1].long().sum())
             moved = case.q.numel() + case.weights.numel() * 4 + tokens * 132 + tokens * next_n * 4
             invalid = case.invalid_mask()
-            first = None
+            first, calls, timing = None, {}, {}
             for provider in providers:
                 if provider == "torch" and tokens > 300_000:
                     continue
@@ -156,8 +161,7 @@ def main() -> int:
                 if fns is None:
                     continue
                 meta_fn, fn = fns
-                out = fn()
-                out = as_torch(out)
+                out = as_torch(fn())
                 if first is None:
                     first = out
                 else:
@@ -165,43 +169,64 @@ def main() -> int:
                     if not diff < 1e-5:
                         print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
                         failed = True
-                t, timing = timed(fn, eager=args.eager)
-                t_meta = timed(meta_fn, eager=args.eager)[0] if provider != "sglang-tilelang" else 0.0
+                calls[provider], timing[provider] = replayable(fn, eager=args.eager)
+                if provider != "sglang-tilelang":  # (no metadata)
+                    calls[provider + "/meta"] = replayable(meta_fn, eager=args.eager)[0]
+            times = interleaved(calls, args.rounds)
+            for provider in timing:
+                t = _median(times[provider])
+                t_meta = _median(times[provider + "/meta"]) if provider + "/meta" in times else 0.0
                 rows.append(dict(op="paged", provider=provider, batch=batch, context=ctx, next_n=next_n, us=t * 1e6,
                                  metadata_us=t_meta * 1e6, gb_s=moved / t / 1e9, pct_copy_bw=100 * moved / t / bw,
-                                 tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing, gpu=gpu))
-            del case
+                                 tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing[provider],
+                                 **_spread(times, provider, next(iter(timing))), gpu=gpu))
+            del case, calls, first
+            print(f"[paged {batch} x {ctx} next_n {next_n} done]", flush=True)
     for seq, seq_kv in RAGGED_CASES[:1] if args.quick else RAGGED_CASES:
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
         cost = int((case.ke.long() - case.ks.long()).clamp_min(0).sum())
         invalid = case.invalid_mask()
-        first = None
+        first, calls, timing = None, {}, {}
         for provider in providers:
             if provider in ("torch", "sglang-tilelang"):
                 continue
             fn = ragged_fn(provider, case, deep_gemm)
-            out = fn()
-            out = as_torch(out)
+            out = as_torch(fn())
             if first is None:
                 first = out
             elif not calc_diff(out, first, invalid) < 1e-5:
                 print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
                 failed = True
             del out
-            t, timing = timed(fn, eager=args.eager, reps=10)
+            calls[provider], timing[provider] = replayable(fn, eager=args.eager)
+        times = interleaved(calls, args.rounds, reps=10)
+        for provider in timing:
+            t = _median(times[provider])
             rows.append(dict(op="ragged", provider=provider, batch=seq, context=seq_kv, next_n=1, us=t * 1e6,
                              metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
-                             timing=timing, gpu=gpu))
-        del case, first
+                             timing=timing[provider], **_spread(times, provider, next(iter(timing))), gpu=gpu))
+        del case, first, calls
+        print(f"[ragged {seq} x {seq_kv} done]", flush=True)
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _spread(times: dict[str, list[float]], provider: str, base: str) -> dict:
+    """The lowest and highest per-round speedup of ``provider`` over ``base`` (how much one comparison moves)."""
+    ratios = [b / t for b, t in zip(times[base], times[provider], strict=True)]
+    return dict(rounds=len(ratios), x_lo=min(ratios), x_hi=max(ratios))
 
 
 def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None:
     base = providers[0]
     ref = {(r["op"], r["batch"], r["context"], r["next_n"]): r for r in rows if r["provider"] == base}
-    head = "".join(f" | {p:>12s} us  x{base[:2]}" for p in providers)
-    print("\ntimes: CUDA-graph replays, except where marked e (eager calls)")
+    head = "".join(f" | {p:>12s} us  x{base[:2]} (range)   " for p in providers)
+    print("\ntimes: CUDA-graph replays, except where marked e (eager calls); medians of the rounds, the speedups'"
+          " lowest-highest per round in brackets")
     print(f"{'paged  B x ctx   next_n':28s}{head} | meta us (per provider) | best GB/s  %copy")
     for key in [k for k in ref if k[0] == "paged"]:
         cells, metas, best = "", "", None
@@ -209,10 +234,11 @@ def report(rows, providers, out_dir: pathlib.Path, gpu: str, title: str) -> None
             r = next((r for r in rows if r["provider"] == p and
                       (r["op"], r["batch"], r["context"], r["next_n"]) == key), None)
             if r is None:
-                cells += f" | {'-':>15s}     "
+                cells += f" | {'-':>15s}{'':16s}"
                 continue
             mark = "e" if r["timing"] == "eager" else " "
-            cells += f" | {r['us']:12.1f}{mark}  {ref[key]['us'] / r['us']:4.2f}"
+            spread = f"({r['x_lo']:.2f}-{r['x_hi']:.2f})" if p != base else ""
+            cells += f" | {r['us']:12.1f}{mark}  {ref[key]['us'] / r['us']:4.2f} {spread:11s}"
             metas += f" {r['metadata_us']:5.1f}"
             if p != base and (best is None or r["us"] < best["us"]):
                 best = r

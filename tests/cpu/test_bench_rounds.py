@@ -1,0 +1,44 @@
+"""The benchmark's rounds (testing/bench.py ``interleaved``, scripts/bench_indexer.py's spread and table) with the
+GPU timer stubbed: every provider timed once per round, the order reversed every other round, each row's time the
+median round's and its speedup range the rounds' extremes."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import pytest
+
+from sglang_sm120_dsa.testing import bench
+
+sys.path.insert(0, str(pathlib.Path(__file__).parents[2] / "scripts"))
+bench_indexer = pytest.importorskip("bench_indexer")
+
+
+def test_interleaved_alternates_the_order_and_keeps_every_round(monkeypatch):
+    order = []
+    clock = iter(range(1, 100))
+
+    def fake_bench(call, reps):
+        order.append(call())
+        return float(next(clock))
+
+    monkeypatch.setattr(bench, "bench", fake_bench)
+    times = bench.interleaved({name: (lambda n=name: n) for name in "abc"}, 3)
+    assert order == list("abccbaabc")
+    assert times == {"a": [1.0, 6.0, 7.0], "b": [2.0, 5.0, 8.0], "c": [3.0, 4.0, 9.0]}
+
+
+def test_rows_take_the_median_round_and_the_range_of_speedups(tmp_path, capsys):
+    times = {"deepgemm": [100e-6, 104e-6, 102e-6], "triton": [101e-6, 100e-6, 103e-6]}
+    spread = bench_indexer._spread(times, "triton", "deepgemm")
+    assert spread["rounds"] == 3
+    assert spread["x_lo"] == pytest.approx(100 / 101) and spread["x_hi"] == pytest.approx(104 / 100)
+    assert bench_indexer._median(times["triton"]) == 101e-6
+    rows = [dict(op="paged", provider=p, batch=256, context=8192, next_n=1, us=bench_indexer._median(t) * 1e6,
+                 metadata_us=4.8, gb_s=1.0, pct_copy_bw=1.0, tflops=1.0, timing="graph",
+                 **bench_indexer._spread(times, p, "deepgemm"), gpu="GPU") for p, t in times.items()]
+    bench_indexer.report(rows, list(times), tmp_path, "GPU", "title")
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("paged  256"))
+    assert "102.0" in line and "101.0" in line and "1.01 (0.99-1.04)" in line
+    assert (tmp_path / "bench_GPU.csv").read_text().splitlines()[0].split(",")[-4:] == ["rounds", "x_lo", "x_hi", "gpu"]
