@@ -28,6 +28,7 @@ import importlib.util
 import os
 import pathlib
 import sys
+import time
 import types
 
 import torch
@@ -40,7 +41,6 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
 from sglang_sm120_dsa.testing.bench import interleaved
-from sglang_sm120_dsa.testing.bench import replayable
 from sglang_sm120_dsa.testing.bench import results_stem
 from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.families import family_env
@@ -54,7 +54,11 @@ FAMILY = {"triton": ("triton", "native"), "triton-portable": ("triton", "portabl
 
 
 def use(provider: str) -> None:
-    os.environ.update(family_env(*FAMILY[provider]))
+    """The environment that makes this package's calls run ``provider``'s kernels (a "/meta" suffix: its metadata);
+    nothing for the others."""
+    provider = provider.split("/")[0]
+    if provider in FAMILY:
+        os.environ.update(family_env(*FAMILY[provider]))
 
 
 @functools.cache
@@ -153,15 +157,16 @@ def main() -> int:
             tokens = int(case.context_lens[:, -1].long().sum())
             moved = case.q.numel() + case.weights.numel() * 4 + tokens * 132 + tokens * next_n * 4
             invalid = case.invalid_mask()
-            first, calls, timing = None, {}, {}
+            first, out, fns = None, None, {}
             for provider in providers:
                 if provider == "torch" and tokens > 300_000:
                     continue
-                fns = paged_fns(provider, case, deep_gemm)
-                if fns is None:
+                t0 = time.perf_counter()
+                pair = paged_fns(provider, case, deep_gemm)
+                if pair is None:
                     continue
-                meta_fn, fn = fns
-                out = as_torch(fn())
+                meta_fn, fns[provider] = pair
+                out = as_torch(fns[provider]())
                 if first is None:
                     first = out
                 else:
@@ -169,44 +174,47 @@ def main() -> int:
                     if not diff < 1e-5:
                         print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
                         failed = True
-                calls[provider], timing[provider] = replayable(fn, eager=args.eager)
                 if provider != "sglang-tilelang":  # (no metadata)
-                    calls[provider + "/meta"] = replayable(meta_fn, eager=args.eager)[0]
-            times = interleaved(calls, args.rounds)
-            for provider in timing:
+                    fns[provider + "/meta"] = meta_fn
+                print(f"  {provider}: ready and checked ({time.perf_counter() - t0:.1f} s)", flush=True)
+            del first, out
+            t0 = time.perf_counter()
+            times, timing = interleaved(fns, args.rounds, eager=args.eager, setup=use)
+            for provider in [p for p in fns if not p.endswith("/meta")]:
                 t = _median(times[provider])
                 t_meta = _median(times[provider + "/meta"]) if provider + "/meta" in times else 0.0
                 rows.append(dict(op="paged", provider=provider, batch=batch, context=ctx, next_n=next_n, us=t * 1e6,
                                  metadata_us=t_meta * 1e6, gb_s=moved / t / 1e9, pct_copy_bw=100 * moved / t / bw,
                                  tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing[provider],
-                                 **_spread(times, provider, next(iter(timing))), gpu=gpu))
-            del case, calls, first
-            print(f"[paged {batch} x {ctx} next_n {next_n} done]", flush=True)
+                                 **_spread(times, provider, next(iter(fns))), gpu=gpu))
+            del case, fns
+            print(f"[paged {batch} x {ctx} next_n {next_n}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
     for seq, seq_kv in RAGGED_CASES[:1] if args.quick else RAGGED_CASES:
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
         cost = int((case.ke.long() - case.ks.long()).clamp_min(0).sum())
         invalid = case.invalid_mask()
-        first, calls, timing = None, {}, {}
+        first, fns = None, {}
         for provider in providers:
             if provider in ("torch", "sglang-tilelang"):
                 continue
-            fn = ragged_fn(provider, case, deep_gemm)
-            out = as_torch(fn())
+            fns[provider] = ragged_fn(provider, case, deep_gemm)
+            out = as_torch(fns[provider]())
             if first is None:
                 first = out
             elif not calc_diff(out, first, invalid) < 1e-5:
                 print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
                 failed = True
             del out
-            calls[provider], timing[provider] = replayable(fn, eager=args.eager)
-        times = interleaved(calls, args.rounds, reps=10)
-        for provider in timing:
+        del first
+        t0 = time.perf_counter()
+        times, timing = interleaved(fns, args.rounds, eager=args.eager, reps=10, setup=use)
+        for provider in fns:
             t = _median(times[provider])
             rows.append(dict(op="ragged", provider=provider, batch=seq, context=seq_kv, next_n=1, us=t * 1e6,
                              metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
-                             timing=timing[provider], **_spread(times, provider, next(iter(timing))), gpu=gpu))
-        del case, first, calls
-        print(f"[ragged {seq} x {seq_kv} done]", flush=True)
+                             timing=timing[provider], **_spread(times, provider, next(iter(fns))), gpu=gpu))
+        del case, fns
+        print(f"[ragged {seq} x {seq_kv}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
 

@@ -10,8 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "interleaved", "replayable", "results_stem", "save_rows",
-           "timed"]
+__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "interleaved", "results_stem", "save_rows", "timed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -75,30 +74,32 @@ def graphed(fn: Callable[[], object]) -> Callable[[], object] | None:
     return graph.replay
 
 
-def replayable(fn: Callable[[], object], *, eager: bool = False) -> tuple[Callable[[], object], str]:
-    """(what to time, "graph" or "eager"): ``fn``'s CUDA-graph replay, or ``fn`` itself when ``eager`` or when it
-    cannot be captured."""
-    replay = None if eager else graphed(fn)
-    return (fn, "eager") if replay is None else (replay, "graph")
-
-
 def timed(fn: Callable[[], object], *, eager: bool = False, reps: int = 30) -> tuple[float, str]:
     """(median seconds, "graph" or "eager"): :func:`bench` of ``fn``'s CUDA-graph replays, or of plain calls when
     ``eager`` or when ``fn`` cannot be captured."""
-    call, timing = replayable(fn, eager=eager)
-    return bench(call, reps=reps), timing
+    replay = None if eager else graphed(fn)
+    if replay is None:
+        return bench(fn, reps=reps), "eager"
+    return bench(replay, reps=reps), "graph"
 
 
-def interleaved(calls: dict[str, Callable[[], object]], rounds: int, *, reps: int = 30) -> dict[str, list[float]]:
-    """Per name, the :func:`bench` medians of ``rounds`` rounds that time every call once each, the order reversed
-    every other round: a drift of the GPU's clocks or of the machine spreads over all of them alike, and the
-    per-round ratios show how far one comparison moves between rounds."""
-    names = list(calls)
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, *, eager: bool = False, reps: int = 30,
+                setup: Callable[[str], object] | None = None) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """(per name the :func:`timed` medians of ``rounds`` rounds, per name "graph" or "eager"): every round times
+    every function once, the order reversed every other round, so that a drift of the GPU's clocks or of the
+    machine spreads over all of them alike and the per-round ratios show how far one comparison moves. Each timing
+    captures its own graph, as :func:`timed` does (one graph alive at a time), after ``setup(name)`` (e.g. the
+    environment that picks a provider's kernels)."""
+    names = list(fns)
     times: dict[str, list[float]] = {name: [] for name in names}
+    kinds: dict[str, str] = {}
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
-            times[name].append(bench(calls[name], reps=reps))
-    return times
+            if setup is not None:
+                setup(name)
+            t, kinds[name] = timed(fns[name], eager=eager, reps=reps)
+            times[name].append(t)
+    return times, kinds
 
 
 def copy_bandwidth(num_bytes: int = 2 << 30) -> float:

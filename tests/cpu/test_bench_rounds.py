@@ -16,17 +16,18 @@ bench_indexer = pytest.importorskip("bench_indexer")
 
 
 def test_interleaved_alternates_the_order_and_keeps_every_round(monkeypatch):
-    order = []
+    order, setups = [], []
     clock = iter(range(1, 100))
 
-    def fake_bench(call, reps):
-        order.append(call())
-        return float(next(clock))
+    def fake_timed(fn, eager, reps):
+        order.append(fn())
+        return float(next(clock)), "eager" if eager else "graph"
 
-    monkeypatch.setattr(bench, "bench", fake_bench)
-    times = bench.interleaved({name: (lambda n=name: n) for name in "abc"}, 3)
-    assert order == list("abccbaabc")
+    monkeypatch.setattr(bench, "timed", fake_timed)
+    times, kinds = bench.interleaved({name: (lambda n=name: n) for name in "abc"}, 3, setup=setups.append)
+    assert order == setups == list("abccbaabc")
     assert times == {"a": [1.0, 6.0, 7.0], "b": [2.0, 5.0, 8.0], "c": [3.0, 4.0, 9.0]}
+    assert kinds == dict.fromkeys("abc", "graph")
 
 
 def test_rows_take_the_median_round_and_the_range_of_speedups(tmp_path, capsys):
