@@ -119,6 +119,8 @@ def main() -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path(os.environ.get("OUT", "out")))
     parser.add_argument("--quick", action="store_true", help="first three paged cases and one ragged case")
     parser.add_argument("--eager", action="store_true", help="time plain calls, not CUDA-graph replays")
+    parser.add_argument("--cases", help="paged B x context cases instead of all, e.g. 64x65536,256x8192")
+    parser.add_argument("--ragged", help="ragged S x SKV cases instead of all, e.g. 2048x8192; none: no ragged")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds per case, each timing every provider once in alternating order (median kept)")
     args = parser.parse_args()
@@ -149,7 +151,8 @@ def main() -> int:
     print(f"{gpu}, {torch.cuda.get_device_properties(0).multi_processor_count} SMs, {versions}, "
           f"{datetime.date.today()}; copy bandwidth {bw / 1e12:.2f} TB/s (read + write)")
     rows, failed = [], False
-    cases = PAGED_CASES[:3] if args.quick else PAGED_CASES
+    cases = _sizes(args.cases) if args.cases else PAGED_CASES[:3] if args.quick else PAGED_CASES
+    ragged_cases = _sizes(args.ragged) if args.ragged else RAGGED_CASES[:1] if args.quick else RAGGED_CASES
     for next_n in (1, 2):
         for batch, ctx in cases:
             case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
@@ -189,7 +192,7 @@ def main() -> int:
                                  **_spread(times, provider, next(iter(fns))), gpu=gpu))
             del case, fns
             print(f"[paged {batch} x {ctx} next_n {next_n}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
-    for seq, seq_kv in RAGGED_CASES[:1] if args.quick else RAGGED_CASES:
+    for seq, seq_kv in ragged_cases:
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
         cost = int((case.ke.long() - case.ks.long()).clamp_min(0).sum())
         invalid = case.invalid_mask()
@@ -217,6 +220,11 @@ def main() -> int:
         print(f"[ragged {seq} x {seq_kv}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
+
+
+def _sizes(text: str) -> list[tuple[int, int]]:
+    """``"64x65536,256x8192"`` -> [(64, 65536), (256, 8192)]; ``"none"`` -> []."""
+    return [] if text == "none" else [tuple(int(n) for n in size.split("x")) for size in text.split(",")]
 
 
 def _median(values: list[float]) -> float:

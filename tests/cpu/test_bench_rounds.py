@@ -43,3 +43,8 @@ def test_rows_take_the_median_round_and_the_range_of_speedups(tmp_path, capsys):
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("paged  256"))
     assert "102.0" in line and "101.0" in line and "1.01 (0.99-1.04)" in line
     assert (tmp_path / "bench_GPU.csv").read_text().splitlines()[0].split(",")[-4:] == ["rounds", "x_lo", "x_hi", "gpu"]
+
+
+def test_case_lists():
+    assert bench_indexer._sizes("64x65536,256x8192") == [(64, 65536), (256, 8192)]
+    assert bench_indexer._sizes("none") == []
