@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import faulthandler
 import functools
 import importlib.metadata
 import importlib.util
@@ -121,6 +122,8 @@ def main() -> int:
     parser.add_argument("--eager", action="store_true", help="time plain calls, not CUDA-graph replays")
     parser.add_argument("--cases", help="paged B x context cases instead of all, e.g. 64x65536,256x8192")
     parser.add_argument("--ragged", help="ragged S x SKV cases instead of all, e.g. 2048x8192; none: no ragged")
+    parser.add_argument("--stall-seconds", type=float, default=240,
+                        help="print every thread's Python stack when one case takes longer (0: never)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds per case, each timing every provider once in alternating order (median kept)")
     args = parser.parse_args()
@@ -155,6 +158,7 @@ def main() -> int:
     ragged_cases = _sizes(args.ragged) if args.ragged else RAGGED_CASES[:1] if args.quick else RAGGED_CASES
     for next_n in (1, 2):
         for batch, ctx in cases:
+            _watch(args.stall_seconds)
             case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
                                    device="cuda")
             tokens = int(case.context_lens[:, -1].long().sum())
@@ -193,6 +197,7 @@ def main() -> int:
             del case, fns
             print(f"[paged {batch} x {ctx} next_n {next_n}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
     for seq, seq_kv in ragged_cases:
+        _watch(args.stall_seconds)
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
         cost = int((case.ke.long() - case.ks.long()).clamp_min(0).sum())
         invalid = case.invalid_mask()
@@ -218,8 +223,17 @@ def main() -> int:
                              timing=timing[provider], **_spread(times, provider, next(iter(fns))), gpu=gpu))
         del case, fns
         print(f"[ragged {seq} x {seq_kv}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
+    faulthandler.cancel_dump_traceback_later()
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
+
+
+def _watch(seconds: float) -> None:
+    """From now on, print the Python stacks (stderr) every ``seconds`` until the next case starts: a case that
+    stalls says where, even when the run is then killed from outside."""
+    faulthandler.cancel_dump_traceback_later()
+    if seconds > 0:
+        faulthandler.dump_traceback_later(seconds, repeat=True)
 
 
 def _sizes(text: str) -> list[tuple[int, int]]:
