@@ -34,24 +34,25 @@ def pick(buckets: dict | None, tokens: float, default: dict) -> dict:
     ``tokens``, else the largest; ``default`` alone when there are no buckets."""
     if not buckets:
         return dict(default)
-    ordered = bounds(buckets)
-    return {**default, **buckets[next((b for b in ordered if tokens <= float(b)), ordered[-1])]}
-
-
-def bounds(buckets: dict) -> list[str]:
-    """The buckets' keys (upper bounds on tokens, ``"inf"`` included), ascending: the order :func:`pick` tries."""
-    return sorted(buckets, key=float)
+    keys = sorted(buckets, key=float)
+    return {**default, **buckets[keys[_index(tuple(map(float, keys)), tokens)]]}
 
 
 def bucket_bounds(buckets: dict | None) -> tuple[float, ...]:
-    """:func:`bounds` as floats (none without buckets): what :func:`bucket` chooses among."""
-    return tuple(float(b) for b in bounds(buckets)) if buckets else ()
+    """The buckets' keys (upper bounds on tokens, ``"inf"`` included) as floats, ascending; none without buckets:
+    what :func:`bucket` chooses among."""
+    return tuple(sorted(map(float, buckets))) if buckets else ()
 
 
 def bucket(bounds: tuple[float, ...], tokens: float) -> float:
     """The bound among ``bounds`` (:func:`bucket_bounds`) whose entry :func:`pick` takes for ``tokens`` (0 when
     there are none): picking with it gives that same entry, so launchers key their caches by it, never by a length."""
-    return bounds[min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)] if bounds else 0.0
+    return bounds[_index(bounds, tokens)] if bounds else 0.0
+
+
+def _index(bounds: tuple[float, ...], tokens: float) -> int:
+    """The one rule of both :func:`pick` and :func:`bucket`: the smallest bound >= ``tokens``, else the largest."""
+    return min(bisect.bisect_left(bounds, tokens), len(bounds) - 1)
 
 
 def save(out_dir: pathlib.Path, op: str, family: str, arch: int, table: dict) -> pathlib.Path:
