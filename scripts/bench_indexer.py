@@ -176,11 +176,8 @@ def main() -> int:
                 out = as_torch(fns[provider]())
                 if first is None:
                     first = out
-                else:
-                    diff = calc_diff(out, first, invalid)
-                    if not diff < 1e-5:
-                        print(f"MISMATCH {provider} B={batch} ctx={ctx} next_n={next_n}: calc_diff {diff:.2e}")
-                        failed = True
+                elif not _agrees(out, first, invalid, f"{provider} B={batch} ctx={ctx} next_n={next_n}"):
+                    failed = True
                 if provider != "sglang-tilelang":  # (no metadata)
                     fns[provider + "/meta"] = meta_fn
                 print(f"  {provider}: ready and checked ({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -209,8 +206,7 @@ def main() -> int:
             out = as_torch(fns[provider]())
             if first is None:
                 first = out
-            elif not calc_diff(out, first, invalid) < 1e-5:
-                print(f"MISMATCH {provider} ragged S={seq} SKV={seq_kv}")
+            elif not _agrees(out, first, invalid, f"{provider} ragged S={seq} SKV={seq_kv}"):
                 failed = True
             del out
         del first
@@ -226,6 +222,15 @@ def main() -> int:
     faulthandler.cancel_dump_traceback_later()
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
+
+
+def _agrees(out: torch.Tensor, first: torch.Tensor, invalid: torch.Tensor, label: str) -> bool:
+    """Whether ``out`` matches the first provider's logits on the valid columns (calc_diff < 1e-5); says so if not."""
+    diff = calc_diff(out, first, invalid)
+    if diff < 1e-5:
+        return True
+    print(f"MISMATCH {label}: calc_diff {diff:.2e}")
+    return False
 
 
 def _watch(seconds: float) -> None:
