@@ -192,7 +192,8 @@ def main() -> int:
                                  tflops=2 * tokens * next_n * 64 * 128 / t / 1e12, timing=timing[provider],
                                  **_spread(times, provider, next(iter(fns))), gpu=gpu))
             del case, fns
-            print(f"[paged {batch} x {ctx} next_n {next_n}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
+            print(f"[paged {batch} x {ctx} next_n {next_n}: timed in {time.perf_counter() - t0:.1f} s]"
+                  f"{_brief(rows, 'paged', batch, ctx, next_n)}", flush=True)
     for seq, seq_kv in ragged_cases:
         _watch(args.stall_seconds)
         case = make_ragged_case(seq, seq_kv, 64, 128, seed=seq, device="cuda")
@@ -218,7 +219,8 @@ def main() -> int:
                              metadata_us=0.0, gb_s=0.0, pct_copy_bw=0.0, tflops=2 * cost * 64 * 128 / t / 1e12,
                              timing=timing[provider], **_spread(times, provider, next(iter(fns))), gpu=gpu))
         del case, fns
-        print(f"[ragged {seq} x {seq_kv}: timed in {time.perf_counter() - t0:.1f} s]", flush=True)
+        print(f"[ragged {seq} x {seq_kv}: timed in {time.perf_counter() - t0:.1f} s]"
+              f"{_brief(rows, 'ragged', seq, seq_kv, 1)}", flush=True)
     faulthandler.cancel_dump_traceback_later()
     report(rows, providers, args.out, gpu, f"{gpu}, {versions}, {datetime.date.today()}")
     return 1 if failed else 0
@@ -231,6 +233,13 @@ def _agrees(out: torch.Tensor, first: torch.Tensor, invalid: torch.Tensor, label
         return True
     print(f"MISMATCH {label}: calc_diff {diff:.2e}")
     return False
+
+
+def _brief(rows: list[dict], op: str, batch: int, context: int, next_n: int) -> str:
+    """One case's medians on its progress line, so a call killed before the table still reports what it timed."""
+    mine = [r for r in rows if (r["op"], r["batch"], r["context"], r["next_n"]) == (op, batch, context, next_n)]
+    return "".join(f"; {r['provider']} {r['us']:.1f} us {mine[0]['us'] / r['us']:.3f}x "
+                   f"({r['x_lo']:.3f}-{r['x_hi']:.3f})" for r in mine)
 
 
 def _watch(seconds: float) -> None:

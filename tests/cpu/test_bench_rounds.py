@@ -43,6 +43,9 @@ def test_rows_take_the_median_round_and_the_range_of_speedups(tmp_path, capsys):
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("paged  256"))
     assert "102.0" in line and "101.0" in line and "1.01 (0.99-1.04)" in line
     assert (tmp_path / "bench_GPU.csv").read_text().splitlines()[0].split(",")[-4:] == ["rounds", "x_lo", "x_hi", "gpu"]
+    other = dict(rows[0], context=4096, us=50.0)
+    brief = bench_indexer._brief([other, *rows], "paged", 256, 8192, 1)
+    assert brief == "; deepgemm 102.0 us 1.000x (1.000-1.000); triton 101.0 us 1.010x (0.990-1.040)"
 
 
 def test_case_lists():
