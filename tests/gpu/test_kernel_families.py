@@ -136,10 +136,10 @@ def test_emulated_path_runs_that_archs_program(family, arch) -> None:
         assert arch >= 89 or not any("e4m3" in k.asm["ptx"] for k in compiled), "FP8 in sm_80's program"
 
 
-# The tables' sm90 buckets (H=64, D=128): batch, next_n, 2-D lengths, page size; the byte path's are next_n 2's and
-# next_n 1's from B=2 to 32
-SM90_CASES = [(8, 1, True, 64), (24, 1, False, 128), (200, 1, True, 64), (100, 1, False, 128), (4, 2, True, 128),
-              (24, 2, False, 64), (100, 2, True, 64)]
+# The tables' sm90 buckets (H=64, D=128): batch, next_n, 2-D lengths, page size; the byte path's are next_n 2's (B=1
+# its own: 2 programs per SM) and next_n 1's from B=2 to 32
+SM90_CASES = [(8, 1, True, 64), (24, 1, False, 128), (200, 1, True, 64), (100, 1, False, 128), (1, 2, True, 64),
+              (4, 2, True, 128), (24, 2, False, 64), (100, 2, True, 64)]
 
 
 @pytest.mark.parametrize("path,batch,next_n,lens_2d,block_kv",
