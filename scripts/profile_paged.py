@@ -4,7 +4,8 @@
     ncu --profile-from-start off --clock-control none --section SpeedOfLight --section MemoryWorkloadAnalysis \\
         python3 scripts/profile_paged.py [CASE [PROVIDER ...]]
     # CASE: batch x context x next_n (default 64x65536x1); PROVIDER: deepgemm, or a Triton FP8 mode (native, bytes,
-    # portable; default: deepgemm native)
+    # portable; default: deepgemm native); section=AHEAD,MAXNREG,PROGRAMS: the Gluon kernel's section for every
+    # Triton provider of this process (scripts/ab_sm90_entry.py's, instead of the table's)
 
 H=64, D=128, 64-token pages, as in the benchmark. The metadata and a first call of each provider (compilation) run
 before the profiled range, so ``ncu`` sees only the logits kernels, one launch each.
@@ -24,7 +25,13 @@ from sglang_sm120_dsa.testing.families import family_env
 
 def main() -> None:
     batch, ctx, next_n = map(int, (sys.argv[1] if len(sys.argv) > 1 else "64x65536x1").split("x"))
-    providers = sys.argv[2:] or ["deepgemm", "native"]
+    providers = [p for p in sys.argv[2:] if not p.startswith("section=")] or ["deepgemm", "native"]
+    for p in sys.argv[2:]:
+        if p.startswith("section="):
+            sys.path.insert(0, os.path.dirname(__file__))
+            from ab_sm90_entry import use_section
+
+            use_section(p.removeprefix("section="), next_n)
     case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=1, poison=False, device="cuda")
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
     calls = []
