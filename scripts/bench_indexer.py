@@ -42,6 +42,7 @@ from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
 from sglang_sm120_dsa.testing.bench import interleaved
+from sglang_sm120_dsa.testing.bench import median as _median
 from sglang_sm120_dsa.testing.bench import results_stem
 from sglang_sm120_dsa.testing.bench import save_rows
 from sglang_sm120_dsa.testing.families import family_env
@@ -253,10 +254,6 @@ def _watch(seconds: float) -> None:
 def _sizes(text: str) -> list[tuple[int, int]]:
     """``"64x65536,256x8192"`` -> [(64, 65536), (256, 8192)]; ``"none"`` -> []."""
     return [] if text == "none" else [tuple(int(n) for n in size.split("x")) for size in text.split(",")]
-
-
-def _median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
 
 
 def _spread(times: dict[str, list[float]], provider: str, base: str) -> dict:

@@ -22,16 +22,17 @@ import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing.families import family_env
 
+sys.path.insert(0, os.path.dirname(__file__))
+
+from ab_sm90_entry import use_section  # noqa: E402
+
 
 def main() -> None:
     batch, ctx, next_n = map(int, (sys.argv[1] if len(sys.argv) > 1 else "64x65536x1").split("x"))
+    sections = [p.removeprefix("section=") for p in sys.argv[2:] if p.startswith("section=")]
     providers = [p for p in sys.argv[2:] if not p.startswith("section=")] or ["deepgemm", "native"]
-    for p in sys.argv[2:]:
-        if p.startswith("section="):
-            sys.path.insert(0, os.path.dirname(__file__))
-            from ab_sm90_entry import use_section
-
-            use_section(p.removeprefix("section="), next_n)
+    if sections:
+        use_section(sections[-1], next_n)
     case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=1, poison=False, device="cuda")
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
     calls = []

@@ -31,6 +31,7 @@ from .testing import naive_metadata
 from .testing import naive_paged_logits
 from .testing import naive_ragged_logits
 from .testing.bench import bench
+from .testing.bench import median
 from .testing.numeric import count_bytes
 
 # fp32 logits of the reference vs the float64 brute force; kernels vs the reference (DeepGEMM's simulated bound).
@@ -231,7 +232,7 @@ def _time(fn: Callable[[], object], device: torch.device, min_seconds: float = 0
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return sorted(times)[len(times) // 2]
+    return median(times)
 
 
 def benchmark(device: torch.device) -> None:

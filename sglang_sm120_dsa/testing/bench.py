@@ -10,7 +10,8 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "interleaved", "results_stem", "save_rows", "timed"]
+__all__ = ["bench", "capture", "copy_bandwidth", "graphed", "interleaved", "median", "results_stem", "save_rows",
+           "timed"]
 
 _flush_buffers: dict[torch.device, torch.Tensor] = {}
 
@@ -21,6 +22,11 @@ def _flush(device: torch.device) -> None:
     if buf is None:
         buf = _flush_buffers[device] = torch.empty(256 << 20, dtype=torch.uint8, device=device)
     buf.zero_()
+
+
+def median(values: list[float]) -> float:
+    """The middle value (the upper one of an even count): what every timing here reports."""
+    return sorted(values)[len(values) // 2]
 
 
 def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seconds: float = 2.0,
@@ -46,8 +52,7 @@ def bench(fn: Callable[[], object], *, reps: int = 30, warmup: int = 3, max_seco
         times.append(start.elapsed_time(end) / 1e3)
         if time.perf_counter() > deadline and len(times) >= 5:
             break
-    times.sort()
-    return times[len(times) // 2]
+    return median(times)
 
 
 def capture(fn: Callable[[], object]) -> tuple[torch.cuda.CUDAGraph, object]:
