@@ -59,6 +59,7 @@ def ragged_case(tag: str, mode: str, s: int, skv: int, deep_gemm) -> None:
 
 
 def paged_case(tag: str, mode: str, batch: int, ctx: int, next_n: int, deep_gemm) -> None:
+    # (testing.benchmark_paged_case's inputs, spelled out: the base checkouts this runs against may predate it)
     case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False, device="cuda")
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
     meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())

@@ -37,8 +37,8 @@ import triton
 
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa.deepgemm import as_torch
+from sglang_sm120_dsa.testing import benchmark_paged_case
 from sglang_sm120_dsa.testing import calc_diff
-from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import copy_bandwidth
 from sglang_sm120_dsa.testing.bench import interleaved
@@ -160,8 +160,7 @@ def main() -> int:
     for next_n in (1, 2):
         for batch, ctx in cases:
             _watch(args.stall_seconds)
-            case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
-                                   device="cuda")
+            case = benchmark_paged_case(batch, ctx, next_n)
             tokens = int(case.context_lens[:, -1].long().sum())
             moved = case.q.numel() + case.weights.numel() * 4 + tokens * 132 + tokens * next_n * 4
             invalid = case.invalid_mask()

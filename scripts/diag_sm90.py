@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from ab_sm90_entry import use_section  # noqa: E402
 
 import sglang_sm120_dsa as dsa
-from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import benchmark_paged_case
 from sglang_sm120_dsa.testing.bench import timed
 from sglang_sm120_dsa.testing.families import family_env
 from sglang_sm120_dsa.triton import launch
@@ -107,8 +107,7 @@ def main() -> None:
     kernels = {}
     for case_text in cases.split(","):
         batch, ctx, next_n = map(int, case_text.split("x"))
-        case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
-                               device="cuda")
+        case = benchmark_paged_case(batch, ctx, next_n)
         args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
         meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
         lens = case.context_lens.reshape(-1, 1).to(torch.int64)

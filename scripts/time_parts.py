@@ -96,15 +96,14 @@ def _time(part: str, cases: str) -> None:
     import torch
 
     import sglang_sm120_dsa as dsa
-    from sglang_sm120_dsa.testing import make_paged_case
+    from sglang_sm120_dsa.testing import benchmark_paged_case
     from sglang_sm120_dsa.testing.bench import timed
     from sglang_sm120_dsa.testing.families import family_env
 
     os.environ.update(family_env("triton", "native"))
     for spec in cases.split(","):
         batch, ctx, next_n = map(int, spec.split("x"))
-        case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
-                               device="cuda")
+        case = benchmark_paged_case(batch, ctx, next_n)
         args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
         meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
         dmeta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())

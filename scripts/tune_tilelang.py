@@ -26,7 +26,7 @@ import torch  # noqa: E402
 
 import sglang_sm120_dsa as dsa  # noqa: E402
 from sglang_sm120_dsa import configs as tables  # noqa: E402
-from sglang_sm120_dsa.testing import make_paged_case  # noqa: E402
+from sglang_sm120_dsa.testing import benchmark_paged_case  # noqa: E402
 from sglang_sm120_dsa.testing.bench import timed  # noqa: E402
 from sglang_sm120_dsa.tilelang import config  # noqa: E402
 from sglang_sm120_dsa.tilelang import launch  # noqa: E402
@@ -56,8 +56,7 @@ def main() -> int:
     for batch, ctx in CASES:
         totals = dict.fromkeys(SPLITS, 0.0)
         for next_n in (1, 2):
-            case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
-                                   device="cuda")
+            case = benchmark_paged_case(batch, ctx, next_n)
             meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
             invalid, first, row = case.invalid_mask(), None, f"{batch:4d} x {ctx:6d} n{next_n}"
             for split in SPLITS:

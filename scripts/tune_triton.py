@@ -34,7 +34,7 @@ from sglang_sm120_dsa import configs as tables
 from sglang_sm120_dsa.layout import new_logits
 from sglang_sm120_dsa.layout import paged_logits_row_stride
 from sglang_sm120_dsa.layout import ragged_logits_row_stride
-from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import benchmark_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.testing.bench import bench
 from sglang_sm120_dsa.testing.bench import timed
@@ -92,8 +92,7 @@ class Paged:
     """A paged case prepared once; times any (split, tiles, mode)."""
 
     def __init__(self, batch, context, next_n, fp4=False):
-        self.case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=context, fp4=fp4, seed=batch + context,
-                                    poison=False, device="cuda")
+        self.case = benchmark_paged_case(batch, context, next_n, fp4=fp4)
         self.rows = rows_class(next_n)
         self.label = f"B={batch} ctx={context} next_n={next_n}{' fp4' if fp4 else ''}"
 

@@ -8,6 +8,7 @@ import pathlib
 import sys
 
 import pytest
+import torch
 
 from sglang_sm120_dsa.testing import bench
 
@@ -51,3 +52,18 @@ def test_rows_take_the_median_round_and_the_range_of_speedups(tmp_path, capsys):
 def test_case_lists():
     assert bench_indexer._sizes("64x65536,256x8192") == [(64, 65536), (256, 8192)]
     assert bench_indexer._sizes("none") == []
+
+
+def test_scripts_share_one_paged_case():
+    """testing.benchmark_paged_case: the benchmark's shape, seeded by batch + context, so every script that names a
+    case times the same inputs."""
+    from sglang_sm120_dsa.testing import benchmark_paged_case
+
+    a, b = (benchmark_paged_case(3, 300, 2, device="cpu") for _ in range(2))
+    assert a.q.shape == (3, 2, 64, 128) and a.kv_cache.shape[1:] == (64, 1, 132) and a.weights.shape == (6, 64)
+    assert torch.equal(a.block_table, b.block_table) and torch.equal(a.kv_cache, b.kv_cache)
+    assert torch.equal(a.context_lens, b.context_lens) and a.block_table.min() >= 0  # (not poisoned)
+    lens = a.context_lens[:, -1]
+    assert lens.min() >= 210 and lens.max() < 390
+    other = benchmark_paged_case(3, 400, 2, device="cpu")
+    assert not torch.equal(other.context_lens[:, -1], lens)
