@@ -38,20 +38,21 @@ _WAIT = """    if BYTES:
     else:
         scores = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
 """
-_BODIES = {
-    "mma": _WAIT + f"""    {_NEVER}
-        _store(out_ptr, row0_off, t0 + toks, gl.convert_layout(gl.max(scores, axis=1), toks.type.layout), v0, t_end,
+
+
+def _keep(value: str) -> str:
+    """A store of ``value`` (the wgmma's result) that never runs: keeps the wgmma, stores nothing."""
+    return f"""    {_NEVER}
+        _store(out_ptr, row0_off, t0 + toks, gl.convert_layout(gl.max({value}, axis=1), toks.type.layout), v0, t_end,
                OUT_BF16)
-""",
-    "copies": f"""    {_NEVER}
-        _store(out_ptr, row0_off, t0 + toks, gl.convert_layout(gl.max(acc, axis=1), toks.type.layout), v0, t_end,
-               OUT_BF16)
-""",
-}
-_BODIES["writes"] = _BODIES["mma"] + """    _store(out_ptr, row0_off, t0 + toks, ks, v0, t_end, OUT_BF16)
+"""
+
+
+_SCALES = """    _store(out_ptr, row0_off, t0 + toks, ks, v0, t_end, OUT_BF16)
     if R == 2:
         _store(out_ptr, row1_off, t0 + toks, ks, v1, t_end, OUT_BF16)
 """
+_BODIES = {"writes": _WAIT + _keep("scores") + _SCALES, "mma": _WAIT + _keep("scores"), "copies": _keep("acc")}
 _MMA = "    acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)\n"
 
 

@@ -196,7 +196,6 @@ def make_paged_case(batch: int, next_n: int, heads: int, head_dim: int, block_kv
     return PagedCase(q_bf16, kv_bf16, q, kv_cache, weights, ctx.to(dev), table.to(dev), width, _to(indices, dev), fp4)
 
 
-
 def benchmark_paged_case(batch: int, context: int, next_n: int, *, fp4: bool = False,
                          device: str | torch.device = "cuda") -> PagedCase:
     """The scripts' paged inputs (benchmark, tuning, A/Bs, diagnostics): the DeepSeek-V3.2 indexer's shape (H=64,
@@ -204,6 +203,7 @@ def benchmark_paged_case(batch: int, context: int, next_n: int, *, fp4: bool = F
     the same inputs for a case, unpoisoned tables."""
     return make_paged_case(batch, next_n, 64, 128, 64, avg_context=context, fp4=fp4, seed=batch + context,
                            poison=False, device=device)
+
 
 def _group_max(lens: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """Per request (index value) the longest token context, as int32 ``[num_requests]``."""
