@@ -24,7 +24,10 @@ registers; the query is decoded once per run into shared memory in the same K or
 One tile per loop iteration, its wgmma waited for before its epilogue. Two tiles per iteration (the first's
 epilogue while the second's wgmma runs) measured 0.2-0.6% slower on an H100 at next_n 1 (docs/performance.md), and
 keeping an accumulator in flight across the loop's back edge makes ptxas serialize every wgmma (C7514: the
-loop-carried copy reads its registers).
+loop-carried copy reads its registers). A warp-specialized form after DeepGEMM's shape (one CTA per SM, 3 or 4 wgmma
+consumer warp groups, each fed by a one-warp ``cp.async`` producer through full/empty mbarriers and releasing its
+stage before the epilogue) ran 0.5-4% slower at >= 1M tokens and 6-22% slower at small batches on an H100: its head
+sums and stores cost as much as here (docs/performance.md, ninth session).
 
 Why not ``tl.dot``: Triton waits for each wgmma right after issuing it, stores through a shared-memory layout
 conversion with barriers, and recomputes per-row addresses; on an H200 (64 x 64K, H=64) this kernel took
