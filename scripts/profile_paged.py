@@ -7,8 +7,9 @@
     # portable; default: deepgemm native); section=AHEAD,MAXNREG,PROGRAMS: the Gluon kernel's section for every
     # Triton provider of this process (scripts/ab_sm90_entry.py's, instead of the table's)
 
-H=64, D=128, 64-token pages, as in the benchmark. The metadata and a first call of each provider (compilation) run
-before the profiled range, so ``ncu`` sees only the logits kernels, one launch each.
+The benchmark's inputs (testing.benchmark_paged_case: H=64, D=128, 64-token pages). The metadata and a first call
+of each provider (compilation) run before the profiled range, so ``ncu`` sees only the logits kernels, one launch
+each.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 import torch
 
 import sglang_sm120_dsa as dsa
-from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import benchmark_paged_case
 from sglang_sm120_dsa.testing.families import family_env
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -33,7 +34,7 @@ def main() -> None:
     providers = [p for p in sys.argv[2:] if not p.startswith("section=")] or ["deepgemm", "native"]
     if sections:
         use_section(sections[-1], next_n)
-    case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=1, poison=False, device="cuda")
+    case = benchmark_paged_case(batch, ctx, next_n)
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
     calls = []
     for provider in providers:
