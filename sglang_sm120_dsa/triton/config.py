@@ -285,3 +285,11 @@ def rows_per_group(heads: int, rows: int) -> int:
     while group * heads < 16:
         group *= 2
     return group
+
+
+def sm90_tf32(entry: dict) -> bool:
+    """Whether an ``sm90`` section sums the heads as a tf32 wgmma (``"sums": "tf32"``) instead of FFMA chains."""
+    sums = entry.get("sums", "ffma")
+    if sums not in ("ffma", "tf32"):
+        raise ValueError(f"sm90 section: sums must be 'ffma' or 'tf32', not {sums!r}")
+    return sums == "tf32"

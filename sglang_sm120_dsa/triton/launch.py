@@ -38,6 +38,7 @@ from .config import ragged_fragment
 from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import sm90_tf32
 from .config import split_heads
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
@@ -153,7 +154,7 @@ def _make_paged_plan(device: torch.device, settings: tuple, heads: int, head_dim
     if entry:
         options = {"num_warps": 4, **({"maxnreg": entry["maxnreg"]} if entry.get("maxnreg") else {})}
         constexprs = {"H": heads, "D": head_dim, "R": next_n, "AHEAD": entry["ahead"], "OUT_BF16": bf16,
-                      "BYTES": mode == MODE_BYTES.value}
+                      "BYTES": mode == MODE_BYTES.value, "TF32": sm90_tf32(entry)}
         kernel = fastlaunch.kernel(_dsa_paged_sm90_kernel, (operand, operand, _F32, _I32, _I32, _I32, _U8),
                                    constexprs, options)
         programs = entry["programs_per_sm"]

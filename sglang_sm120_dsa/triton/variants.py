@@ -32,6 +32,7 @@ from .config import ragged_fragment
 from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
+from .config import sm90_tf32
 from .config import split_heads
 from .config import table
 from .kernels.decode import MODE_BYTES
@@ -121,7 +122,7 @@ def sm90_entries_and_variants(arch: int | None, block_kvs: tuple[int, ...] = SUP
             entry = dict(entry)
             for bf16 in (False, True):
                 const = (("H", heads), ("D", 128), ("R", next_n), ("AHEAD", entry["ahead"]),
-                         ("OUT_BF16", bf16), ("BYTES", mode == MODE_BYTES.value))
+                         ("OUT_BF16", bf16), ("BYTES", mode == MODE_BYTES.value), ("TF32", sm90_tf32(entry)))
                 out.append((entry, Variant("paged_sm90", const, 4, entry.get("maxnreg"))))
     return out
 

@@ -133,7 +133,7 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
     for block_kv in SUPPORTED_BLOCK_KV:  # warmup(block_kv=...) compiles the variants of one page size
         warmed = {(v.get("MODE"), v.get("H"), v.get("ROWS"), v.get("ONE_PAGE"), tuple(sorted(t.items())))
                   for t, v in paged_tiles_and_variants(arch, (block_kv,))}
-        warmed_sm90 = {(v.get("BYTES"), v.get("H"), v.get("R"), v.get("AHEAD"), v.maxnreg,
+        warmed_sm90 = {(v.get("BYTES"), v.get("H"), v.get("R"), v.get("AHEAD"), v.maxnreg, v.get("TF32"),
                         v.get("OUT_BF16")) for _, v in sm90_entries_and_variants(arch, (block_kv,))}
         for mode in modes_for(arch):
             for heads in SUPPORTED_HEADS:
@@ -148,7 +148,7 @@ def test_every_size_launches_a_warmed_up_variant(arch) -> None:
                         if sm90 and arch == 90 and mode != MODE_FP4.value and next_n <= 2 and block_kv >= 64:
                             for bf16 in (False, True):
                                 key = (mode == MODE_BYTES.value, heads, next_n, sm90["ahead"],
-                                       sm90.get("maxnreg"), bf16)
+                                       sm90.get("maxnreg"), config.sm90_tf32(sm90), bf16)
                                 assert key in warmed_sm90, (arch, block_kv, mode, heads, next_n, batch, sm90)
     warmed = {(v.get("MODE"), v.get("H"), v.get("D"), v.get("BLOCK_KV"), v.get("CHUNK"), v.get("NUM_STAGES"),
                v.num_warps, v.maxnreg) for v in ragged_variants(arch)}
@@ -187,6 +187,16 @@ def test_sm90_kernel_selection(monkeypatch) -> None:
     monkeypatch.setenv("SGLANG_SM120_DSA_TRITON_SM90", "off")
     assert launch.sm90_applies(90, MODE_NATIVE.value, tiles, **call) is None
     assert launch.sm90_applies(90, MODE_BYTES.value, tiles, **call) is None
+
+
+def test_sm90_sums_key() -> None:
+    """An ``sm90`` section's ``sums``: FFMA chains unless it says tf32; anything else is a table error, not a silent
+    default."""
+    assert config.sm90_tf32({"ahead": 2}) is False
+    assert config.sm90_tf32({"ahead": 2, "sums": "ffma"}) is False
+    assert config.sm90_tf32({"ahead": 2, "sums": "tf32"}) is True
+    with pytest.raises(ValueError, match="sums must be 'ffma' or 'tf32', not 'bf16'"):
+        config.sm90_tf32({"sums": "bf16"})
 
 
 def test_sm90_sass_check_catches_serialized_wgmma_and_spills() -> None:

@@ -131,6 +131,45 @@ def test_emulated_arch_runs_that_archs_program_on_sm90(arch) -> None:
             assert any("ttgir differs" in p for p in unlowered) and any("not mma.sync" in p for p in unlowered)
 
 
+def _tf32_sums_loops() -> dict:
+    """The SM90 Gluon kernel with ``TF32`` head sums (a section's ``"sums": "tf32"``, in no table yet), compiled for
+    sm_90: per (H, R, BYTES, OUT_BF16), its token loop's opcodes and sm90_sass_problems, with the FFMA form's loop
+    length beside it."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton import aot
+    from sglang_sm120_dsa.triton.variants import Variant
+
+    out = {}
+    for heads, rows, byte, bf16 in [(64, 2, False, False), (64, 1, False, True), (64, 2, True, False),
+                                    (64, 1, True, False), (8, 1, False, False), (128, 1, False, False)]:
+        loops = {}
+        for tf32 in (False, True):
+            const = (("H", heads), ("D", 128), ("R", rows), ("AHEAD", 2), ("OUT_BF16", bf16), ("BYTES", byte),
+                     ("TF32", tf32))
+            maxnreg = 168 if byte else 128  # (the tables' registers per mode)
+            code = aot.sass(aot.compile_variant(Variant("paged_sm90", const, 4, maxnreg), 90).asm["cubin"])
+            loops[tf32] = (aot.mma_loop_lines(code), aot.sm90_sass_problems(code))
+        loop, problems = loops[True]
+        out[(heads, rows, byte, bf16)] = {
+            "tf32_mma": sum("HGMMA.64x8x8.F32.TF32" in line for line in loop),
+            "ffma": sum(re.search(r"\bFFMA\b", line) is not None for line in loop),
+            "shfl": sum("SHFL" in line for line in loop), "problems": problems,
+            "length": len(loop), "ffma_form_length": len(loops[False][0])}
+    return out
+
+
+def test_tf32_head_sums_are_one_wgmma_chain_per_tile() -> None:
+    """``TF32``: per tile, N / 8 tf32 wgmmas (k = 8) sum the heads of every row where the FFMA form runs an FFMA
+    chain and quad shuffles; none of them is left in the loop, nothing spills or serializes the scores' wgmma, and
+    the loop is shorter. (Compiled only: tests/gpu checks its results when a section enables it.)"""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        loops = pool.submit(_tf32_sums_loops).result()
+    for (heads, rows, byte, bf16), got in loops.items():
+        assert got["tf32_mma"] == heads * rows // 8, (heads, rows, byte, bf16, got)
+        assert got["ffma"] == 0 and got["shfl"] == 0 and got["problems"] == [], (heads, rows, byte, bf16, got)
+        assert got["length"] < got["ffma_form_length"], (heads, rows, byte, bf16, got)
+
+
 def _warps_of_split_variants() -> dict:
     os.environ.pop("TRITON_INTERPRET", None)
     from sglang_sm120_dsa.triton.aot import compile_variant

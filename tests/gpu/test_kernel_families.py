@@ -142,32 +142,65 @@ SM90_CASES = [(8, 1, True, 64), (24, 1, False, 128), (200, 1, True, 64), (100, 1
               (4, 2, True, 128), (24, 2, False, 64), (100, 2, True, 64)]
 
 
+@pytest.fixture
+def plans_cleared():
+    """The paged plan cache (keyed without the tables) empty before and after a test that changes the tables."""
+    from sglang_sm120_dsa.triton import launch
+
+    launch._paged_plan.cache_clear()
+    yield
+    launch._paged_plan.cache_clear()
+
+
+def sm90_sums(monkeypatch, sums: str) -> None:
+    """Every ``sm90`` section of the tables with ``"sums": sums`` for this test ("table": as they are); use with
+    ``plans_cleared``."""
+    from sglang_sm120_dsa.triton import launch
+
+    if sums == "table":
+        return
+    table = launch.paged_tiles
+
+    def tiles(*args):
+        entry = table(*args)
+        return {**entry, "sm90": {**entry["sm90"], "sums": sums}} if "sm90" in entry else entry
+
+    monkeypatch.setattr(launch, "paged_tiles", tiles)
+
+
+@pytest.mark.parametrize("sums", ["table", "tf32"])
 @pytest.mark.parametrize("path,batch,next_n,lens_2d,block_kv",
                          [("triton-native", *c) for c in SM90_CASES]
                          + [("triton-bytes", *c) for c in SM90_CASES if c[1] == 2 or c[0] <= 32])
-def test_paged_sm90_kernel_against_reference(family, monkeypatch, record_property, path, batch, next_n, lens_2d,
-                                             block_kv) -> None:
+def test_paged_sm90_kernel_against_reference(family, monkeypatch, plans_cleared, record_property, path, batch,
+                                             next_n, lens_2d, block_kv, sums) -> None:
     """The Gluon wgmma kernel where the tables enable it on SM90, in both FP8 modes, on the contract's other axes
     (both length forms, 64- and 128-token pages, clean, bf16): each call must have run it (and none with
-    ``SGLANG_SM120_DSA_TRITON_SM90=off``), so that a selection change cannot leave this testing the tl kernel."""
+    ``SGLANG_SM120_DSA_TRITON_SM90=off``), so that a selection change cannot leave this testing the tl kernel.
+    ``sums``: the head sums as the tables have them, and as tf32 wgmmas (``"sums": "tf32"``, in no table yet)."""
     if torch.cuda.get_device_capability() != (9, 0):
         pytest.skip("the Gluon kernel runs on SM90 only")
+    sm90_sums(monkeypatch, sums)
     from sglang_sm120_dsa import envs
+    from sglang_sm120_dsa.triton import config
     from sglang_sm120_dsa.triton import launch
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
     from sglang_sm120_dsa.triton.kernels.decode import MODE_NATIVE
 
     ran = []
     real = launch._paged_sm90
-    monkeypatch.setattr(launch, "_paged_sm90", lambda *args: (ran.append(args[-1]), real(*args)))
+    monkeypatch.setattr(launch, "_paged_sm90",
+                        lambda *args: (ran.append((args[-1], args[0].kernel.kwargs["TF32"])), real(*args)))
     case = make_paged_case(batch, next_n, 64, 128, block_kv, avg_context=3000, lens_2d=lens_2d, seed=batch + next_n,
                            device="cuda")
     ref = reference_paged(family, case)
     invalid = case.invalid_mask()
     mode = {"triton-native": MODE_NATIVE.value, "triton-bytes": MODE_BYTES.value}[path]
+    tf32 = config.sm90_tf32(launch.paged_tiles(90, mode, 64, next_n, batch)["sm90"])
+    assert tf32 or sums != "tf32"
     for clean, dtype in ((True, torch.float32), (False, torch.bfloat16), (True, torch.bfloat16)):
         out = run_paged(family, case, path, clean=clean, dtype=dtype)
-        assert ran == [mode], f"the SM90 kernel did not run in {path}: {ran}"
+        assert ran == [(mode, tf32)], f"the SM90 kernel ({sums}) did not run in {path}: {ran}"
         ran.clear()
         check(out, ref, invalid, clean=clean, dtype=dtype, record=record_property if dtype == torch.float32 else None)
     assert calc_diff(run_paged(family, case, path), case.bf16_reference(), invalid) < 1e-3
@@ -381,3 +414,47 @@ def test_topk_agreement_with_deepgemm(deep_gemm, family, record_property, contex
         fraction = overlap / (2048 * 32)
         record_property(f"overlap_{mode}", fraction)
         assert fraction >= 0.999, (mode, fraction)
+
+
+@pytest.mark.parametrize("next_n", [1, 2])
+def test_tf32_sums_against_deepgemm(deep_gemm, family, monkeypatch, plans_cleared, record_property, next_n) -> None:
+    """The SM90 kernel's head sums as tf32 wgmmas (``"sums": "tf32"``, in no table yet), whose scores are truncated
+    to tf32 on the way: DeepGEMM's largest SM90 shapes (calc_diff < 5e-6, 3e-5 with bf16 logits; equal masks) and
+    the top-2048 sets at 8K-128K contexts (overlap >= 99.9%)."""
+    if torch.cuda.get_device_capability() != (9, 0):
+        pytest.skip("the Gluon kernel runs on SM90 only")
+    from sglang_sm120_dsa.triton import launch
+
+    sm90_sums(monkeypatch, "tf32")
+    ran = []
+    real = launch._paged_sm90
+    monkeypatch.setattr(launch, "_paged_sm90", lambda *args: (ran.append(args[0].kernel.kwargs["TF32"]), real(*args)))
+
+    def both(case, dtype):
+        meta_dg = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
+        theirs = deep_gemm.fp8_fp4_paged_mqa_logits((case.q, None), case.kv_cache, case.weights, case.context_lens,
+                                                     case.block_table, meta_dg, case.max_context_len, False, dtype)
+        ran.clear()
+        ours = run_paged(family, case, "triton-native", clean=True, dtype=dtype)
+        assert ran == [True], f"the tf32 form did not run: {ran}"
+        invalid = case.invalid_mask()
+        return ours, theirs.masked_fill(invalid, NEG_INF), invalid
+
+    diffs = []
+    for (batch, avg), dtype in itertools.product([(256, 8192), (64, 65536)], [torch.float32, torch.bfloat16]):
+        case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=avg, seed=batch + next_n, poison=False,
+                               device="cuda")
+        ours, theirs, invalid = both(case, dtype)
+        check(ours, theirs, invalid, clean=True, dtype=dtype)
+        diffs.append(calc_diff(ours, theirs, invalid))
+    record_property("max_calc_diff", max(diffs))
+    for context in (8192, 32768, 131072):
+        case = make_paged_case(32, next_n, 64, 128, 64, context_lens=[context] * 32, seed=context, poison=False,
+                               device="cuda")
+        ours, theirs, _ = both(case, torch.float32)
+        top_ours = ours.topk(2048, dim=1).indices.sort(dim=1).values
+        top_theirs = theirs.topk(2048, dim=1).indices.sort(dim=1).values
+        overlap = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ours, top_theirs, strict=True))
+        fraction = overlap / top_ours.numel()
+        record_property(f"overlap_{context}", fraction)
+        assert fraction >= 0.999, (context, fraction)

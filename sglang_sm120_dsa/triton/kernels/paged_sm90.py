@@ -14,7 +14,13 @@ mode and batch bucket (``"sm90"`` in a tile entry). Each program is one warp gro
 - epilogue: ReLU, head weights and the head sum in the MMA's register layout (an FFMA chain per lane,
   ``decode.lane_sums``), the key scale, ``-inf`` past a row's length, stored straight from that layout (no
   shared-memory round trip, no barrier); the logits dtype is a constexpr (as a runtime branch it cost ~10
-  instructions per tile and split products from their sums).
+  instructions per tile and split products from their sums). ``TF32`` (a section's ``"sums": "tf32"``) sums the
+  heads as a second wgmma instead, ``relu(scores) [64, N]`` from registers x the weights ``[N, 8]`` in tf32 (every
+  row at once, no quad shuffles: at next_n 2 the loop's sm_90 SASS has 241 instructions instead of 274 and 120
+  registers instead of 128), stored from that MMA's layout; the tensor cores truncate the scores to tf32 (less than
+  2^-10 relative, biased low), so results are no longer DeepGEMM's to rounding (estimated calc_diff ~1e-7).
+  Compiled and checked on CPU only so far, in no table yet: its speed and top-k agreement are unmeasured
+  (``scripts/ab_sm90_sums.sh`` measures both).
 
 ``BYTES`` (the byte path, ``SGLANG_SM120_DSA_TRITON_FP8=bytes``: no FP8 type in the code): the keys are copied as
 int32 words, each thread loads its fragment's words from shared memory (two 16-byte loads per row) and decodes them
@@ -104,7 +110,7 @@ def _issue(k_smem, s_smem, kv_ptr, page, t0, tile, n_tiles, num_blocks, stride_p
 @gluon.jit
 def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles, num_blocks, stride_page,
            log2_block_kv, table_width, k_offs, s_offs, zero, D: gl.constexpr, AHEAD: gl.constexpr,
-           STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr, words: gl.constexpr):
+           STAGES: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr, words: gl.constexpr, epi: gl.constexpr):
     """Tile ``tile``: wait for its copies, start its wgmma, read its key scales, issue the copies of tile
     ``tile + AHEAD`` (whose page id ``page`` was loaded a tile earlier) and load the next id. Returns (the
     in-flight accumulator, the key operand, the scales, the next page id). ``BYTES``: the keys go from shared
@@ -121,7 +127,7 @@ def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles,
         fence_async_shared()  # (cp.async writes, then wgmma's async-proxy reads)
         keys = k_smem.index(stage)
     acc = warpgroup_mma(keys, q_smem.permute((1, 0)), zero, use_acc=False, is_async=True)
-    ks = s_smem.index(stage).load(gl.SliceLayout(1, mma))
+    ks = s_smem.index(stage).load(gl.SliceLayout(1, epi))
     if BYTES:
         ks = ks * BYTES_SCALE
     t_next = t_begin + (tile + AHEAD) * BLOCK_T
@@ -158,21 +164,64 @@ def _head_sums(scores, w, R: gl.constexpr):
 
 
 @gluon.jit
-def _finish(acc, keys, w, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16: gl.constexpr,
-            R: gl.constexpr, BYTES: gl.constexpr):
+def _weights_t(w_ptr, row0, stride_w, w_smem, H: gl.constexpr, R: gl.constexpr):
+    """The tf32 head sums' B operand into ``w_smem [8, R * H]`` (K-major: row ``n`` is column ``n`` of the
+    ``[R * H, 8]`` operand): query row ``n``'s head weights for ``n < R``, zeros elsewhere, in the A fragment's K
+    order (:func:`_head_sums_tf32`), rounded to tf32 (to nearest; the tensor cores would truncate)."""
+    N: gl.constexpr = R * H
+    layout: gl.constexpr = gl.BlockedLayout([1, 4], [1, 32], [4, 1], [1, 0])
+    n = gl.arange(0, 8, layout=gl.SliceLayout(1, layout))[:, None]
+    k = gl.arange(0, N, layout=gl.SliceLayout(0, layout))[None, :]
+    c = (k // 8) * 8 + (k % 4) * 2 + (k // 4) % 2  # the accumulator column at K position k
+    w = gl.load(w_ptr + (row0 + n).to(gl.int64) * stride_w + c // R, mask=n == c % R, other=0.0)
+    bits = (w.to(gl.int32, bitcast=True) + 0x1000) & -8192
+    w_smem.store(bits.to(gl.float32, bitcast=True))
+    fence_async_shared()  # (then the wgmma's async-proxy reads, after _start's barrier)
+
+
+@gluon.jit
+def _head_sums_tf32(scores, w_smem, sums: gl.constexpr):
+    """Per token, the sums over heads of ReLU(score) x head weight for every query row at once, as a tf32 wgmma
+    ``relu(scores) [BLOCK_T, N] x w [N, 8]`` (column n: query row n), the scores taken from registers. A lane's
+    accumulator columns ``8 * block + 2 * quad + j`` are the tf32 A fragment's K positions ``8 * block + 4 * j +
+    quad``: read in that order (``_weights_t`` writes the weights so), the conversion moves nothing."""
+    T: gl.constexpr = scores.shape[0]
+    N: gl.constexpr = scores.shape[1]
+    a = gl.maximum(scores, 0.0)
+    a = gl.reshape(gl.permute(gl.reshape(a, [T, N // 8, 4, 2]), [0, 1, 3, 2]), [T, N])
+    a = gl.convert_layout(a, gl.DotOperandLayout(operand_index=0, parent=sums, k_width=1), assert_trivial=True)
+    return warpgroup_mma(a, w_smem.permute((1, 0)), gl.zeros([T, 8], gl.float32, layout=sums), use_acc=False,
+                         precision="tf32")
+
+
+@gluon.jit
+def _finish(acc, keys, w, w_smem, ks, toks, t0, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16: gl.constexpr,
+            R: gl.constexpr, BYTES: gl.constexpr, TF32: gl.constexpr, epi: gl.constexpr):
     """Wait for a tile's wgmma, then its rows' epilogues. (``BYTES``: the wgmma reads ``keys`` from registers, kept
     alive until it is done.)"""
     if BYTES:
         scores, keys = warpgroup_mma_wait(num_outstanding=0, deps=(acc, keys))
     else:
         scores = warpgroup_mma_wait(num_outstanding=0, deps=(acc, ))
-    l0, l1 = _head_sums(scores, w, R)
     tok = t0 + toks
-    # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would keep
-    # ptxas from fusing them.
-    _store(out_ptr, row0_off, tok, gl.convert_layout(l0, toks.type.layout) * ks, v0, t_end, OUT_BF16)
-    if R == 2:
-        _store(out_ptr, row1_off, tok, gl.convert_layout(l1, toks.type.layout) * ks, v1, t_end, OUT_BF16)
+    if TF32:
+        # every row at once, from the [BLOCK_T, 8] sums (column n: row n; row0_off: each column's row offset)
+        sums = _head_sums_tf32(scores, w_smem, epi) * ks[:, None]
+        col = gl.arange(0, 8, layout=gl.SliceLayout(0, epi))[None, :]
+        sums = gl.where(tok[:, None] < gl.where(col == 0, v0, v1), sums, float("-inf"))
+        off = row0_off + tok[:, None]
+        mask = (col < R) & (tok[:, None] < t_end)
+        if OUT_BF16:
+            gl.store(out_ptr.to(gl.pointer_type(gl.bfloat16)) + off, sums.to(gl.bfloat16), mask=mask)
+        else:
+            gl.store(out_ptr.to(gl.pointer_type(gl.float32)) + off, sums, mask=mask)
+    else:
+        l0, l1 = _head_sums(scores, w, R)
+        # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would
+        # keep ptxas from fusing them.
+        _store(out_ptr, row0_off, tok, gl.convert_layout(l0, toks.type.layout) * ks, v0, t_end, OUT_BF16)
+        if R == 2:
+            _store(out_ptr, row1_off, tok, gl.convert_layout(l1, toks.type.layout) * ks, v1, t_end, OUT_BF16)
 
 
 @gluon.jit
@@ -180,7 +229,7 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
          stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, b, length, t_begin,
          t_stop, k_offs, s_offs, q_offs, heads, toks, H: gl.constexpr, D: gl.constexpr, R: gl.constexpr,
          AHEAD: gl.constexpr, STAGES: gl.constexpr, OUT_BF16: gl.constexpr, BYTES: gl.constexpr, mma: gl.constexpr,
-         words: gl.constexpr):
+         words: gl.constexpr, w_smem, TF32: gl.constexpr, epi: gl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of request ``b`` (a run of its consecutive splits)."""
     cap = table_width << log2_block_kv  # tokens the block table can address
     t_end = gl.minimum(t_stop, gl.minimum(length, gl.minimum(cap, width)))
@@ -210,13 +259,16 @@ def _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_s
             v1 = gl.minimum(row_lengths(lens_ptr, b, 1, True, next_n, lens_2d, 0), cap)
         row0_off = row0.to(gl.int64) * stride_out
         row1_off = row0_off + stride_out
+        if TF32:
+            _weights_t(w_ptr, row0, stride_w, w_smem, H, R)
+            row0_off = row0_off + gl.arange(0, 8, layout=gl.SliceLayout(0, epi))[None, :].to(gl.int64) * stride_out
         zero = gl.zeros([BLOCK_T, R * H], gl.float32, layout=mma)
         for i in range(0, n_tiles):
             a, ka, ks, page = _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, i, t_begin, n_tiles, num_blocks,
                                      stride_page, log2_block_kv, table_width, k_offs, s_offs, zero, D, AHEAD, STAGES,
-                                     BYTES, mma, words)
-            _finish(a, ka, w, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr, OUT_BF16, R,
-                    BYTES)
+                                     BYTES, mma, words, epi)
+            _finish(a, ka, w, w_smem, ks, toks, t_begin + i * BLOCK_T, t_end, v0, v1, row0_off, row1_off, out_ptr,
+                    OUT_BF16, R, BYTES, TF32, epi)
         async_copy.wait_group(0)  # (copies past the last tile are masked off, but still groups)
 
 
@@ -226,7 +278,7 @@ def _dsa_paged_sm90_kernel(
         stride_w, stride_table, stride_page, stride_out,  #
         num_slots, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, log2_split, programs_per_sm,  #
         H: gl.constexpr, D: gl.constexpr, R: gl.constexpr, AHEAD: gl.constexpr, OUT_BF16: gl.constexpr,
-        BYTES: gl.constexpr):
+        BYTES: gl.constexpr, TF32: gl.constexpr):
     N: gl.constexpr = R * H  # MMA columns: every row's heads
     # Ring buffers: the tiles ahead and the one being read. Tile i + AHEAD's copies go to tile i - 1's buffer, after
     # _start's barrier: every warp is past that tile's wgmma wait (and, bytes, its loads).
@@ -257,6 +309,14 @@ def _dsa_paged_sm90_kernel(
         k_smem = gl.allocate_shared_memory(gl.float8e4nv, [STAGES, BLOCK_T, D], operand)
         q_smem = gl.allocate_shared_memory(gl.float8e4nv, [N, D], operand)
     s_smem = gl.allocate_shared_memory(gl.float32, [STAGES, BLOCK_T], gl.SwizzledSharedLayout(1, 1, 1, [0]))
+    if TF32:
+        # the head sums' wgmma (tf32, k = 8): its [BLOCK_T, 8] accumulator is the epilogue's layout
+        epi: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1], instr_shape=[16, 8, 8])
+        w_smem = gl.allocate_shared_memory(gl.float32, [8, N], gl.NVMMASharedLayout(
+            swizzle_byte_width=min(128, 4 * N), element_bitwidth=32, rank=2))
+    else:
+        epi: gl.constexpr = mma
+        w_smem = s_smem  # (unused)
     cols = gl.arange(0, VALUES, layout=gl.SliceLayout(0, copy))
     k_offs = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, copy))[:, None] * VALUES + cols[None, :]
     n = gl.arange(0, BLOCK_T if BYTES else N, layout=gl.SliceLayout(1, copy))  # (bytes: a chunk of the columns)
@@ -264,7 +324,7 @@ def _dsa_paged_sm90_kernel(
     n = gl.arange(0, N, layout=gl.SliceLayout(0, mma))
     heads = (n % R) * stride_w + n // R  # ... and its head weight
     s_offs = gl.arange(0, BLOCK_T, layout=scale_copy)
-    toks = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, mma))
+    toks = gl.arange(0, BLOCK_T, layout=gl.SliceLayout(1, epi))
 
     # The program's share of its SM's task range, in tile slots, as in the tl kernel (paged.py, whose scalar helpers
     # Gluon calls).
@@ -290,7 +350,7 @@ def _dsa_paged_sm90_kernel(
             _run(q_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, k_smem, s_smem, q_smem, stride_w, stride_table,
                  stride_page, stride_out, next_n, num_blocks, width, table_width, log2_block_kv, lens_2d, x, length,
                  first * BLOCK_T, (first + count) * BLOCK_T, k_offs, s_offs, q_offs, heads, toks, H, D, R, AHEAD,
-                 STAGES, OUT_BF16, BYTES, mma, words)
+                 STAGES, OUT_BF16, BYTES, mma, words, w_smem, TF32, epi)
             todo -= count
             skip = 0
         else:
