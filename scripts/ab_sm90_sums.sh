@@ -7,6 +7,7 @@
 #    calc_diff on every line.
 # 2. pytest_sums.txt, junit_sums.xml: the Gluon kernel's GPU tests in both forms and the tf32 form against DeepGEMM
 #    (its largest SM90 shapes, top-2048 overlap at 8K-128K); the junit file holds the calc_diffs and overlaps.
+# 3. time_parts.txt: scripts/time_parts.py on the tables as they are, if the call's 10 minutes leave room.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/gpu_env.sh > /dev/null
@@ -28,4 +29,7 @@ for section in "" sums=tf32; do
 done | tee -a "$OUT/ab.txt"
 python3 -m pytest tests/gpu/test_kernel_families.py -q -o junit_family=legacy --junitxml="$OUT/junit_sums.xml" \
   -k "sm90 or tf32" 2>&1 | quiet | tee "$OUT/pytest_sums.txt" | grep -E "passed|failed|Error|FAILED"
+echo "--- $((SECONDS - start)) s"
+left=$((560 - SECONDS))
+[ "$left" -gt 60 ] && timeout "$left" python3 scripts/time_parts.py 2>&1 | quiet | tee "$OUT/time_parts.txt"
 echo "--- $((SECONDS - start)) s"
