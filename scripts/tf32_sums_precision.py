@@ -22,6 +22,7 @@ import torch
 
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import topk_overlap
 
 CASES = "32x8192x1,32x32768x1,32x131072x1,32x8192x2,32x32768x2,32x131072x2"
 TOPK = 2048
@@ -64,12 +65,6 @@ def forms(dots: torch.Tensor, w: torch.Tensor, s: torch.Tensor) -> dict[str, tor
             "rna": s * (round_tf32(scores).double() * w_tf32).sum(0).float()}
 
 
-def overlap(a: torch.Tensor, b: torch.Tensor) -> tuple[int, int]:
-    """(shared members, k) of the two rows' top-k sets."""
-    k = min(TOPK, a.numel())
-    return len(set(a.topk(k).indices.tolist()) & set(b.topk(k).indices.tolist())), k
-
-
 def measure(batch: int, context: int, next_n: int) -> dict[str, tuple[float, float]]:
     """Per form: (calc_diff against the oracle, top-k overlap with the oracle's)."""
     case = make_paged_case(batch, next_n, 64, 128, 64, context_lens=[context] * batch, seed=context + next_n,
@@ -81,7 +76,7 @@ def measure(batch: int, context: int, next_n: int) -> dict[str, tuple[float, flo
         for name, x in row.items():
             logits.setdefault(name, []).append(x.double())
             got = shared.setdefault(name, [0, 0])
-            for i, v in enumerate(overlap(x.double(), row["oracle"])):
+            for i, v in enumerate(topk_overlap(x.double()[None], row["oracle"][None], min(TOPK, x.numel()))):
                 got[i] += v
     oracle = torch.cat(logits.pop("oracle"))
     return {name: (calc_diff(torch.cat(x), oracle), shared[name][0] / shared[name][1]) for name, x in logits.items()}

@@ -6,6 +6,7 @@ import torch
 
 __all__ = [
     "calc_diff",
+    "topk_overlap",
     "count_bytes",
     "assert_bitwise_equal",
     "assert_close_to_exact",
@@ -27,6 +28,13 @@ def calc_diff(x: torch.Tensor, y: torch.Tensor, invalid: torch.Tensor | None = N
     if denominator == 0:
         return 0.0
     return float(1 - 2 * (x * y).sum() / denominator)
+
+
+def topk_overlap(x: torch.Tensor, y: torch.Tensor, k: int) -> tuple[int, int]:
+    """(members shared, members) of the per-row top-``k`` column sets of ``x`` and ``y`` (``[rows, cols]``, ``k``
+    at most cols): how far the token selections of two indexers' logits agree."""
+    chosen = torch.zeros_like(x, dtype=torch.bool).scatter_(1, x.topk(k, dim=1).indices, True)
+    return int(chosen.gather(1, y.topk(k, dim=1).indices).sum()), k * x.shape[0]
 
 
 def zero_masked(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -9,6 +9,7 @@ from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import assert_close_to_exact
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import count_bytes
+from sglang_sm120_dsa.testing import topk_overlap
 
 
 def test_calc_diff() -> None:
@@ -17,6 +18,14 @@ def test_calc_diff() -> None:
     assert calc_diff(torch.zeros(3), torch.zeros(3)) == 0.0
     assert abs(calc_diff(x, -x) - 2.0) < 1e-12
     assert 1e-7 < calc_diff(x, x * (1 + 1e-3)) < 1e-6
+
+
+def test_topk_overlap() -> None:
+    x = torch.tensor([[5.0, 4.0, 3.0, 2.0, 1.0], [1.0, 2.0, 3.0, 4.0, 5.0]])
+    assert topk_overlap(x, x, 2) == (4, 4)
+    y = torch.tensor([[5.0, 1.0, 9.0, 2.0, 0.0], [9.0, 0.0, 3.0, 1.0, 5.0]])  # rows share {0}, then {4}
+    assert topk_overlap(x, y, 2) == (2, 4)
+    assert topk_overlap(x, -x, 2) == (0, 4)
 
 
 def test_assert_bitwise_equal_reports_the_first_difference() -> None:

@@ -25,6 +25,7 @@ from sglang_sm120_dsa.testing import assert_bitwise_equal
 from sglang_sm120_dsa.testing import calc_diff
 from sglang_sm120_dsa.testing import make_paged_case
 from sglang_sm120_dsa.testing import make_ragged_case
+from sglang_sm120_dsa.testing import topk_overlap
 from sglang_sm120_dsa.testing.bench import capture
 
 NEG_INF = float("-inf")
@@ -408,10 +409,8 @@ def test_topk_agreement_with_deepgemm(deep_gemm, family, record_property, contex
                                             case.block_table, meta_dg, context, False)
     for mode in PATHS:
         ours = run_paged(family, case, mode, clean=True)
-        top_ours = ours.topk(2048, dim=1).indices.sort(dim=1).values
-        top_theirs = theirs[:, :context].topk(2048, dim=1).indices.sort(dim=1).values
-        overlap = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ours, top_theirs, strict=True))
-        fraction = overlap / (2048 * 32)
+        shared, members = topk_overlap(ours, theirs[:, :context], 2048)
+        fraction = shared / members
         record_property(f"overlap_{mode}", fraction)
         assert fraction >= 0.999, (mode, fraction)
 
@@ -452,9 +451,7 @@ def test_tf32_sums_against_deepgemm(deep_gemm, family, monkeypatch, plans_cleare
         case = make_paged_case(32, next_n, 64, 128, 64, context_lens=[context] * 32, seed=context, poison=False,
                                device="cuda")
         ours, theirs, _ = both(case, torch.float32)
-        top_ours = ours.topk(2048, dim=1).indices.sort(dim=1).values
-        top_theirs = theirs.topk(2048, dim=1).indices.sort(dim=1).values
-        overlap = sum(len(set(a.tolist()) & set(b.tolist())) for a, b in zip(top_ours, top_theirs, strict=True))
-        fraction = overlap / top_ours.numel()
+        shared, members = topk_overlap(ours, theirs, 2048)
+        fraction = shared / members
         record_property(f"overlap_{context}", fraction)
         assert fraction >= 0.999, (context, fraction)
