@@ -138,14 +138,16 @@ def _start(k_smem, s_smem, q_smem, kv_ptr, id_row, page, tile, t_begin, n_tiles,
 
 
 @gluon.jit
-def _store(out_ptr, row_off, tok, logits, valid_len, t_end, OUT_BF16: gl.constexpr):
+def _store(out_ptr, row_off, tok, logits, valid_len, t_end, OUT_BF16: gl.constexpr, live=True):
     """One row's logits of a tile, ``-inf`` past its length, stored where ``tok < t_end`` (from the MMA's row layout:
-    Triton stores each value once, from one of the four lanes that hold it)."""
+    Triton stores each value once, from one of the four lanes that hold it). The tf32 sums pass every row's at once,
+    ``[BLOCK_T, 8]`` against ``[1, 8]`` row offsets and lengths, ``live`` their columns that are rows."""
     logits = gl.where(tok < valid_len, logits, float("-inf"))
+    mask = (tok < t_end) & live
     if OUT_BF16:
-        gl.store(out_ptr.to(gl.pointer_type(gl.bfloat16)) + row_off + tok, logits.to(gl.bfloat16), mask=tok < t_end)
+        gl.store(out_ptr.to(gl.pointer_type(gl.bfloat16)) + row_off + tok, logits.to(gl.bfloat16), mask=mask)
     else:
-        gl.store(out_ptr.to(gl.pointer_type(gl.float32)) + row_off + tok, logits, mask=tok < t_end)
+        gl.store(out_ptr.to(gl.pointer_type(gl.float32)) + row_off + tok, logits, mask=mask)
 
 
 @gluon.jit
@@ -206,15 +208,9 @@ def _finish(acc, keys, w, w_smem, ks, toks, t0, t_end, v0, v1, row0_off, row1_of
     tok = t0 + toks
     if TF32:
         # every row at once, from the [BLOCK_T, 8] sums (column n: row n; row0_off: each column's row offset)
-        sums = _head_sums_tf32(scores, w_smem, epi) * ks[:, None]
         col = gl.arange(0, 8, layout=gl.SliceLayout(0, epi))[None, :]
-        sums = gl.where(tok[:, None] < gl.where(col == 0, v0, v1), sums, float("-inf"))
-        off = row0_off + tok[:, None]
-        mask = (col < R) & (tok[:, None] < t_end)
-        if OUT_BF16:
-            gl.store(out_ptr.to(gl.pointer_type(gl.bfloat16)) + off, sums.to(gl.bfloat16), mask=mask)
-        else:
-            gl.store(out_ptr.to(gl.pointer_type(gl.float32)) + off, sums, mask=mask)
+        _store(out_ptr, row0_off, tok[:, None], _head_sums_tf32(scores, w_smem, epi) * ks[:, None],
+               gl.where(col == 0, v0, v1), t_end, OUT_BF16, col < R)
     else:
         l0, l1 = _head_sums(scores, w, R)
         # Both sums before either store: a store's branch (the logits dtype) between a product and its sum would
