@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The SM90 Gluon kernel's head sums, FFMA chains (the tables') against tf32 wgmmas ("sums": "tf32"), on a Hopper GPU
 # in one command (~8 minutes; results under $OUT, default ./out):
-#   bash scripts/ab_sm90_sums.sh
+#   bash scripts/ab_sm90_sums.sh     (AB_N2 / AB_N1: other case lists, e.g. only the >= 1M-token ones)
 # 1. ab.txt: scripts/ab_sm90_entry.py, one process per form, alternating, twice (the pytest run between the rounds):
 #    native next_n 2 and 1 (next_n 1 also at 96 registers x 5 programs per SM, which both forms fit), bytes next_n 2
 #    once; DeepGEMM's time and calc_diff on every line.
@@ -14,8 +14,8 @@ source scripts/gpu_env.sh > /dev/null
 cat "$OUT/gpu.txt"
 # (nanobind's leak report ends without a newline and would swallow the next process's first line)
 quiet() { sed -u 's/refleaks.html/refleaks.html\n/' | grep --line-buffered -v "leaked\|nanobind\|skipped remainder\|refleaks"; }
-N2=64x65536x2,128x16384x2,256x8192x2,32x32768x2,8x32768x2,1x8192x2
-N1=64x65536x1,128x16384x1,256x8192x1,32x32768x1,1x8192x1
+N2=${AB_N2:-64x65536x2,128x16384x2,256x8192x2,32x32768x2,8x32768x2,1x8192x2}
+N1=${AB_N1:-64x65536x1,128x16384x1,256x8192x1,32x32768x1,1x8192x1}
 start=$SECONDS
 # Most telling first: a call cut short by the device budget still returns what it wrote under $OUT.
 ab_round() {
