@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa import _checks
 from sglang_sm120_dsa import dispatch
 from sglang_sm120_dsa.errors import IndexerArgumentError
 from sglang_sm120_dsa.testing import make_paged_case
@@ -30,7 +31,9 @@ def no_dispatch_on_bad_input(monkeypatch):
         return real(op, device)
 
     monkeypatch.setattr(dispatch, "resolve", guarded)
+    _checks.forget_passed()
     yield state
+    _checks.forget_passed()
 
 
 def strided(t: torch.Tensor) -> torch.Tensor:
@@ -106,8 +109,20 @@ PAGED_ERRORS = [
 ]
 
 
+def passed_before(state, case=PAGED) -> None:
+    """Run the valid baseline first, so that its signature is in the paged checks' memo."""
+    state["allow"] = True
+    fn = dsa.fp8_fp4_paged_mqa_logits if case is PAGED_FP4 else dsa.fp8_paged_mqa_logits
+    fn(**paged_args(case))
+    state["allow"] = False
+
+
+# (every paged error also after the valid baseline passed: a memo hit must not let a change through)
+@pytest.mark.parametrize("after_valid", [False, True])
 @pytest.mark.parametrize("name,changes,message", PAGED_ERRORS, ids=[e[0] for e in PAGED_ERRORS])
-def test_fp8_paged_errors(name, changes, message) -> None:
+def test_fp8_paged_errors(no_dispatch_on_bad_input, name, changes, message, after_valid) -> None:
+    if after_valid:
+        passed_before(no_dispatch_on_bad_input)
     with pytest.raises(IndexerArgumentError, match="^fp8_paged_mqa_logits: " + message.removeprefix("fp8_paged_mqa_logits: ")):
         dsa.fp8_paged_mqa_logits(**paged_args(**changes))
 
@@ -126,8 +141,11 @@ FP4_ERRORS = [
 ]
 
 
+@pytest.mark.parametrize("after_valid", [False, True])
 @pytest.mark.parametrize("name,changes,message", FP4_ERRORS, ids=[e[0] for e in FP4_ERRORS])
-def test_fp8_fp4_paged_errors(name, changes, message) -> None:
+def test_fp8_fp4_paged_errors(no_dispatch_on_bad_input, name, changes, message, after_valid) -> None:
+    if after_valid:
+        passed_before(no_dispatch_on_bad_input, PAGED_FP4)
     with pytest.raises(IndexerArgumentError, match="^fp8_fp4_paged_mqa_logits: " + message):
         dsa.fp8_fp4_paged_mqa_logits(**paged_args(PAGED_FP4, **changes))
 
@@ -141,6 +159,40 @@ def test_valid_baselines_pass(no_dispatch_on_bad_input) -> None:
     dsa.fp8_mqa_logits(*ragged_args().values())
     dsa.fp8_fp4_mqa_logits(*ragged_args(RAGGED_FP4).values())
     dsa.get_paged_mqa_logits_metadata(PAGED.context_lens, 64, 4)
+
+
+@pytest.mark.parametrize("case,q", [(PAGED, PAGED.q), (PAGED_FP4, PAGED_FP4.q), (PAGED, (PAGED.q, None))],
+                         ids=["fp8", "fp4", "fp8 pair"])
+def test_paged_memo_gives_the_full_checks_call(case, q) -> None:
+    """A memo hit builds the call the full checks build (same tensors, same sizes), checks max_context_len, which
+    it does not key, on every call, and keys the flags by type (clean_logits=1 equals True as a dict key)."""
+    fn = "fp8_fp4_paged_mqa_logits" if case is PAGED_FP4 or isinstance(q, tuple) else "fp8_paged_mqa_logits"
+    args = [q, case.kv_cache, case.weights, case.context_lens, case.block_table, PAGED_META, 130, True, torch.float32,
+            None, fn != "fp8_paged_mqa_logits"]
+    full = _checks._check_paged(fn, *args)
+    assert not _checks._PAGED_PASSED
+    first = _checks.check_paged(fn, *args)
+    assert len(_checks._PAGED_PASSED) == 1
+    hit = _checks.check_paged(fn, *args)
+    for call in (first, hit):
+        assert all(a is b if isinstance(a, torch.Tensor) else a == b and type(a) is type(b)
+                   for a, b in zip(call, full, strict=True))
+    assert _checks.check_paged(fn, *args[:6], 4096, *args[7:]).width == 4096  # a hit with another width
+    assert len(_checks._PAGED_PASSED) == 1
+    for width in (-1, 130.0, True):
+        with pytest.raises(IndexerArgumentError, match="max_context_len must be an int >= 0"):
+            _checks.check_paged(fn, *args[:6], width, *args[7:])
+    with pytest.raises(IndexerArgumentError, match="clean_logits must be a bool, got int 1"):
+        _checks.check_paged(fn, *args[:7], 1, *args[8:])
+
+
+def test_paged_memo_is_bounded(monkeypatch) -> None:
+    monkeypatch.setattr(_checks, "_PASSED_MAX", 3)
+    for width in range(1, 6):  # max_context_len is not keyed: other block tables make other signatures
+        table = torch.zeros(2, width, dtype=torch.int32)
+        _checks.check_paged("fp8_paged_mqa_logits", PAGED.q, PAGED.kv_cache, PAGED.weights, PAGED.context_lens,
+                            table, PAGED_META, 130, True, torch.float32, None, False)
+        assert len(_checks._PAGED_PASSED) <= 3
 
 
 # --------------------------------------------------------------------------------------------- ragged ---
