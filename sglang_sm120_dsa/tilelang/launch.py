@@ -8,7 +8,6 @@ variants come from shapes only: no host synchronization, capturable in a CUDA gr
 from __future__ import annotations
 
 import functools
-import os
 
 import torch
 
@@ -33,7 +32,7 @@ _OUT = {torch.float32: "float32", torch.bfloat16: "bfloat16"}
 def _settings() -> str | None:
     """The environment the plans depend on (``SGLANG_SM120_DSA_TILELANG_MODE``): part of every plan's key, so that a
     changed setting takes effect at the next call."""
-    return os.environ.get(envs.TILELANG_MODE.name)
+    return envs.TILELANG_MODE.raw()
 
 
 def forget_plans() -> None:

@@ -58,8 +58,7 @@ _U8, _I32, _F32 = torch.uint8, torch.int32, torch.float32
 def _settings() -> tuple[str | None, ...]:
     """The environment the launch choices read (operand mode, SM90 kernel, emulated arch): part of every plan's key,
     so that a changed setting takes effect at the next call."""
-    env = os.environ
-    return env.get(envs.TRITON_FP8.name), env.get(envs.TRITON_SM90.name), env.get(envs.TRITON_ARCH.name)
+    return envs.TRITON_FP8.raw(), envs.TRITON_SM90.raw(), envs.TRITON_ARCH.raw()
 
 
 def _operand(mode: int) -> torch.dtype:
