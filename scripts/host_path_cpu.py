@@ -1,0 +1,59 @@
+"""The Python host path of an eager paged call, measured on any CPU (no GPU): the public call, argument checks,
+dispatch, output allocation and the Triton launcher, with the launcher's plan and compiled kernel stubbed (a GPU
+host adds Triton's C launch, ~15 us on an H100 host). For comparing commits on the development machine, where no
+GPU host is at hand (scripts/bench_host.py measures the real thing):
+
+    python scripts/host_path_cpu.py [--reps N] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import timeit
+import types
+
+import torch
+
+import sglang_sm120_dsa as dsa
+from sglang_sm120_dsa import dispatch
+from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.triton import launch
+
+
+def stubbed_call(batch: int = 32, next_n: int = 2, heads: int = 64):
+    """A no-argument eager paged call through the Triton launcher whose kernels do nothing."""
+    case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=4000, seed=0)
+    meta = torch.zeros(133, 2, dtype=torch.int32)
+
+    def kernel(grid, ptrs, ints) -> None:
+        pass
+
+    plan = launch.PagedPlan(kernel, True, 0, (132,), (6, 1, 0, 4), kernel)
+    launch._paged_plan = lambda *key: plan
+    real = dispatch.resolve
+    triton_choice = types.SimpleNamespace(fn=launch.paged_mqa_logits, owns_output=False)
+    dispatch.resolve = lambda op, device: (real(op, device), triton_choice)[1]  # (the real lookup, then Triton)
+    return lambda: dsa.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
+                                            meta, case.max_context_len, False)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=20000)
+    p.add_argument("--profile", action="store_true")
+    args = p.parse_args()
+    call = stubbed_call()
+    call()
+    best = min(timeit.repeat(call, number=args.reps, repeat=3)) / args.reps * 1e6
+    print(f"eager paged call, Python path (B=32, next_n 2, H=64; kernel stubbed): {best:.1f} us")
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.runcall(lambda: [call() for _ in range(args.reps)])
+        pstats.Stats(profile).sort_stats("tottime").print_stats(15)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
