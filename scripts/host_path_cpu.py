@@ -23,7 +23,8 @@ from sglang_sm120_dsa.triton import launch
 
 
 def stubbed_call(batch: int = 32, next_n: int = 2, heads: int = 64):
-    """A no-argument eager paged call through the Triton launcher whose kernels do nothing."""
+    """A no-argument eager paged call through the Triton launcher whose kernels do nothing (patches this process's
+    launch._paged_plan and dispatch.resolve for good: run it in its own process)."""
     case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=4000, seed=0)
     meta = torch.zeros(133, 2, dtype=torch.int32)
 

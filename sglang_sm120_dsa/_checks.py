@@ -266,11 +266,11 @@ def _signature(tensors: tuple) -> list | None:
 def check_paged(fn: str, q: object, kv_cache: object, weights: object, context_lens: object, block_table: object,
                 schedule_meta: object, max_context_len: object, clean_logits: object, logits_dtype: object,
                 indices: object, allow_fp4: bool) -> PagedCall:
-    pair = allow_fp4 and type(q) in (tuple, list) and len(q) == 2  # type: ignore[arg-type]
-    q_t, q_sf = (q[0], q[1]) if pair else (q, None)  # type: ignore[index]
+    # (q and (q, None) check alike, so the pair's form is not keyed; a pair of another length fails _signature)
+    q_t, q_sf = q if allow_fp4 and isinstance(q, (tuple, list)) and len(q) == 2 else (q, None)  # type: ignore[misc]
     key = _signature((q_t, q_sf, kv_cache, weights, context_lens, block_table, schedule_meta, indices))
     if key is not None:
-        key += (fn, allow_fp4, pair, type(clean_logits), clean_logits, logits_dtype,
+        key += (fn, allow_fp4, type(clean_logits), clean_logits, logits_dtype,
                 kv_cache.data_ptr() % _KV_ALIGN_BYTES)  # type: ignore[union-attr]
         key = tuple(key)
         sizes = _PAGED_PASSED.get(key)
