@@ -18,9 +18,10 @@ mode and batch bucket (``"sm90"`` in a tile entry). Each program is one warp gro
   heads as a second wgmma instead, ``relu(scores) [64, N]`` from registers x the weights ``[N, 8]`` in tf32 (every
   row at once, no quad shuffles: at next_n 2 the loop's sm_90 SASS has 241 instructions instead of 274 and 120
   registers instead of 128), stored from that MMA's layout; the tensor cores truncate the scores to tf32 (less than
-  2^-10 relative, biased low), so results are no longer DeepGEMM's to rounding (estimated calc_diff ~1e-7).
-  Compiled and checked on CPU only so far, in no table yet: its speed and top-k agreement are unmeasured
-  (``scripts/ab_sm90_sums.sh`` measures both).
+  2^-10 relative, biased low), so results are no longer DeepGEMM's to rounding. In no table: on an H100
+  (``scripts/ab_sm90_sums.sh``, Triton 3.9) it was 0.9-1.6% slower at native next_n 2 from 1M tokens up, 7-9% in the
+  byte mode and no faster at next_n 1, for calc_diff ~1e-7 against the reference and top-2048 overlap 0.9996-0.9998
+  with DeepGEMM (docs/performance.md).
 
 ``BYTES`` (the byte path, ``SGLANG_SM120_DSA_TRITON_FP8=bytes``: no FP8 type in the code): the keys are copied as
 int32 words, each thread loads its fragment's words from shared memory (two 16-byte loads per row) and decodes them
