@@ -4,8 +4,8 @@
 checks the kernel's globals on each call: on an H100 host ~30 us per launch (Triton 3.6 and 3.9), twice the launch
 itself. A :class:`Kernel` fixes the constexprs and launch options of one tile config, launches through Triton's
 JIT the first time each argument class (below) appears on a device, keeps the compiled kernel it returns, and from
-then on calls that compiled kernel directly. The result is the same launch: the same compiled kernel, grid,
-stream, arguments and launch hooks.
+then on calls that compiled kernel directly, handing it the tensors' addresses. The result is the same launch: the
+same compiled kernel, grid, stream, arguments and launch hooks.
 
 An argument class is what Triton specializes on besides the constexprs: pointer alignment (16 bytes) where a
 pointer is not in ``do_not_specialize_on_alignment``, ``== 1`` and divisibility by 16 for integers not in
@@ -88,9 +88,10 @@ class Kernel:
         self.aligned = tuple(i for i, p in enumerate(runtime[: len(views)]) if not p.do_not_specialize_on_alignment)
         self.special = tuple(i for i, p in enumerate(runtime[len(views):]) if not p.do_not_specialize)
 
-    def arg_class(self, ptrs: Sequence[torch.Tensor], ints: Sequence[int]) -> tuple:
-        """What Triton's specialization of these arguments depends on, beyond the views and constexprs."""
-        key = tuple(ptrs[i].data_ptr() % 16 == 0 for i in self.aligned)
+    def arg_class(self, addrs: Sequence[int], ints: Sequence[int]) -> tuple:
+        """What Triton's specialization of these arguments (the pointers' addresses, the integers) depends on, beyond
+        the views and constexprs."""
+        key = tuple(addrs[i] % 16 == 0 for i in self.aligned)
         if self.special:
             key += tuple(1 if ints[i] == 1 else 16 if ints[i] % 16 == 0 else 0 for i in self.special)
         if ints and (min(ints) < _I32[0] or max(ints) > _I32[1]):
@@ -103,7 +104,11 @@ class Kernel:
             return
         active = driver.active
         device = active.get_current_device()
-        key = (device, self.arg_class(ptrs, ints))
+        # Addresses, not tensors: for a tensor Triton's launcher calls data_ptr() and checks the address with
+        # cuPointerGetAttribute, a driver call per pointer on every launch; the ops' checks already put every
+        # tensor on the device.
+        addrs = [p.data_ptr() for p in ptrs]
+        key = (device, self.arg_class(addrs, ints))
         entry = self.compiled.get(key)
         if entry is None:
             kernel = self._jit(grid, ptrs, ints)
@@ -117,7 +122,7 @@ class Kernel:
         meta = (kernel.launch_metadata(grid, stream, *ptrs, *ints, *self.tail)
                 if enter is not None and getattr(enter, "calls", True) else None)
         run(grid[0], grid[1], grid[2], stream, function, packed, meta, enter, knobs.runtime.launch_exit_hook,
-            *ptrs, *ints, *self.tail)
+            *addrs, *ints, *self.tail)
 
     def _jit(self, grid: tuple, ptrs: Sequence[torch.Tensor], ints: Sequence[int]):
         typed = [p.view(dtype) for p, dtype in zip(ptrs, self.views, strict=True)]

@@ -21,14 +21,6 @@ def _constexpr_first(BLOCK: tl.constexpr, x_ptr, n):
     pass
 
 
-class _Ptr:
-    def __init__(self, address: int):
-        self.address = address
-
-    def data_ptr(self) -> int:
-        return self.address
-
-
 def _direct(monkeypatch, fn, views, constexprs) -> fastlaunch.Kernel:
     monkeypatch.delenv("TRITON_INTERPRET", raising=False)  # (the analysis is skipped under the interpreter)
     return fastlaunch.Kernel(fn, views, constexprs, {"num_warps": 4})
@@ -40,17 +32,41 @@ def test_argument_classes(monkeypatch) -> None:
     fn = JITFunction(_toy, do_not_specialize=["n"], do_not_specialize_on_alignment=["y_ptr"])
     kernel = _direct(monkeypatch, fn, (torch.uint8, torch.int32), {"BLOCK": 64})
     assert kernel.direct and kernel.aligned == (0,) and kernel.special == (1,) and kernel.tail == (64, False)
-    base = kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 32))
-    assert base == kernel.arg_class((_Ptr(512), _Ptr(8)), (70000, 64))  # y's alignment and n's value: not specialized
-    others = [kernel.arg_class((_Ptr(260), _Ptr(4)), (5, 32)),  # x off 16 bytes
-              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 1)),  # stride == 1
-              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 24)),  # stride not a multiple of 16
-              kernel.arg_class((_Ptr(256), _Ptr(4)), (1 << 31, 32)),  # n needs 64 bits
-              kernel.arg_class((_Ptr(256), _Ptr(4)), (5, 1 << 32)),
-              kernel.arg_class((_Ptr(256), _Ptr(4)), (1 << 63, 32))]  # u64
+    base = kernel.arg_class((256, 4), (5, 32))
+    assert base == kernel.arg_class((512, 8), (70000, 64))  # y's alignment and n's value: not specialized
+    others = [kernel.arg_class((260, 4), (5, 32)),  # x off 16 bytes
+              kernel.arg_class((256, 4), (5, 1)),  # stride == 1
+              kernel.arg_class((256, 4), (5, 24)),  # stride not a multiple of 16
+              kernel.arg_class((256, 4), (1 << 31, 32)),  # n needs 64 bits
+              kernel.arg_class((256, 4), (5, 1 << 32)),
+              kernel.arg_class((256, 4), (1 << 63, 32))]  # u64
     assert len({base, *others}) == 1 + len(others), others
-    assert kernel.arg_class((_Ptr(256), _Ptr(4)), (-(1 << 31) - 1, 32)) == others[3]  # i64 either way
-    assert kernel.arg_class((_Ptr(256), _Ptr(4)), ((1 << 31) - 1, -(1 << 31))) == base  # int32's bounds
+    assert kernel.arg_class((256, 4), (-(1 << 31) - 1, 32)) == others[3]  # i64 either way
+    assert kernel.arg_class((256, 4), ((1 << 31) - 1, -(1 << 31))) == base  # int32's bounds
+
+
+def test_direct_calls_pass_addresses(monkeypatch) -> None:
+    """A class's first call goes through the JIT (typed tensors); later calls hand Triton's launcher the tensors'
+    addresses (so it neither calls data_ptr() nor checks each pointer with the driver), then the integers and the
+    constexprs, on the current stream, with the class from those addresses."""
+    fn = JITFunction(_toy, do_not_specialize=["n"], do_not_specialize_on_alignment=["y_ptr"])
+    kernel = _direct(monkeypatch, fn, (torch.uint8, torch.int32), {"BLOCK": 64})
+    launched, jitted = [], []
+    compiled = type("Compiled", (), {"function": 11, "packed_metadata": 12,
+                                     "run": staticmethod(lambda *a: launched.append(a))})()
+    kernel._jit = lambda grid, ptrs, ints: jitted.append((grid, tuple(ptrs), tuple(ints))) or compiled
+    active = type("Active", (), {"get_current_device": lambda self: 0, "get_current_stream": lambda self, d: 99})()
+    monkeypatch.setattr(fastlaunch, "driver", type("Driver", (), {"active": active})())
+    monkeypatch.setattr(fastlaunch.knobs.runtime, "launch_enter_hook", None)
+    monkeypatch.setattr(fastlaunch.knobs.runtime, "launch_exit_hook", None)
+    x, y = torch.zeros(64, dtype=torch.float32), torch.zeros(8, dtype=torch.int32)
+    kernel((5,), (x, y), (7, 32))
+    assert jitted == [((5,), (x, y), (7, 32))] and not launched
+    kernel((5, 2), (x, y), (9, 48))  # (same class: n is not specialized, 48 % 16 == 0 like 32)
+    assert len(jitted) == 1 and len(launched) == 1
+    assert launched[0] == (5, 2, 1, 99, 11, 12, None, None, None, x.data_ptr(), y.data_ptr(), 9, 48, 64, False)
+    assert all(type(a) is int for a in launched[0][9:11])
+    assert list(kernel.compiled) == [(0, kernel.arg_class((x.data_ptr(), y.data_ptr()), (7, 32)))]
 
 
 def test_parameter_layout_is_checked(monkeypatch) -> None:
