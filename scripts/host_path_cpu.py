@@ -1,9 +1,9 @@
-"""The Python host path of an eager paged call, measured on any CPU (no GPU): the public call, argument checks,
-dispatch, output allocation and the Triton launcher, with the launcher's plan and compiled kernel stubbed (a GPU
-host adds Triton's C launch, ~15 us on an H100 host). For comparing commits on the development machine, where no
+"""The Python host path of an eager paged or ragged call, measured on any CPU (no GPU): the public call, argument
+checks, dispatch, output allocation and the Triton launcher, with the launcher's plan and compiled kernel stubbed (a
+GPU host adds Triton's C launch, ~15 us on an H100 host). For comparing commits on the development machine, where no
 GPU host is at hand (scripts/bench_host.py measures the real thing):
 
-    python scripts/host_path_cpu.py [--reps N] [--profile]
+    python scripts/host_path_cpu.py [--op paged|ragged] [--reps N] [--profile]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import dispatch
 from sglang_sm120_dsa.testing import make_paged_case
+from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.triton import launch
 
 
@@ -40,15 +41,31 @@ def stubbed_call(batch: int = 32, next_n: int = 2, heads: int = 64):
                                             meta, case.max_context_len, False)
 
 
+def stubbed_ragged_call(seq_len: int = 512, seq_len_kv: int = 2048, heads: int = 64):
+    """:func:`stubbed_call`'s ragged counterpart (bench_host.py's ragged case; the real plan buckets)."""
+    case = make_ragged_case(seq_len, seq_len_kv, heads, 128, seed=3)
+
+    def kernel(grid, ptrs, ints) -> None:
+        pass
+
+    launch._ragged_plan = lambda *key: (kernel, 2, 8192)
+    real = dispatch.resolve
+    triton_choice = types.SimpleNamespace(fn=launch.mqa_logits, owns_output=False)
+    dispatch.resolve = lambda op, device: (real(op, device), triton_choice)[1]
+    return lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--op", choices=("paged", "ragged"), default="paged")
     p.add_argument("--reps", type=int, default=20000)
     p.add_argument("--profile", action="store_true")
     args = p.parse_args()
-    call = stubbed_call()
+    call, what = ((stubbed_call(), "paged call, Python path (B=32, next_n 2, H=64") if args.op == "paged" else
+                  (stubbed_ragged_call(), "ragged call, Python path (512 x 2048, H=64"))
     call()
     best = min(timeit.repeat(call, number=args.reps, repeat=3)) / args.reps * 1e6
-    print(f"eager paged call, Python path (B=32, next_n 2, H=64; kernel stubbed): {best:.1f} us")
+    print(f"eager {what}; kernel stubbed): {best:.1f} us")
     if args.profile:
         profile = cProfile.Profile()
         profile.runcall(lambda: [call() for _ in range(args.reps)])

@@ -12,13 +12,13 @@ import os
 from dataclasses import dataclass
 
 import torch
-import triton
 
 from .. import configs as tables
 from .. import envs
 from .._checks import MetadataCall
 from .._checks import PagedCall
 from .._checks import RaggedCall
+from ..layout import ceil_div
 from . import fastlaunch
 from .config import ATOM
 from .config import CLEAN_BLOCK
@@ -100,7 +100,7 @@ def _metadata_plan(device: torch.device, settings: tuple, batch: int, row_lens: 
     constexprs, num_warps = metadata_launch(batch, row_lens)
     kernel = fastlaunch.kernel(_dsa_paged_mqa_metadata_kernel, (_I32, _I32, _I32), constexprs,
                                {"num_warps": num_warps, **lowering(arch, device)})
-    return kernel, (triton.cdiv(num_sms + 1, constexprs["SM_TILE"]),), log2_split(paged_family(arch, batch))
+    return kernel, (ceil_div(num_sms + 1, constexprs["SM_TILE"]),), log2_split(paged_family(arch, batch))
 
 
 def get_paged_mqa_logits_metadata(call: MetadataCall) -> torch.Tensor:
@@ -203,7 +203,7 @@ def paged_mqa_logits(call: PagedCall, out: torch.Tensor, tiles: dict | None = No
             plan.kernel(plan.grid, (call.q, call.q_sf if call.is_fp4 else call.q, call.kv_cache, call.weights,
                                     call.context_lens, call.block_table, call.schedule_meta, idx, out), ints)
     if call.clean_logits:
-        plan.clean((call.rows, triton.cdiv(call.width, CLEAN_BLOCK)), (call.context_lens, out),
+        plan.clean((call.rows, ceil_div(call.width, CLEAN_BLOCK)), (call.context_lens, out),
                    (out.stride(0), call.next_n, call.width, table_width * call.block_kv, int(call.lens_2d),
                     int(out.dtype == torch.bfloat16)))
 
@@ -242,7 +242,7 @@ def mqa_logits(call: RaggedCall, out: torch.Tensor, tiles: dict | None = None, m
         kernel, block_q, chunk = _ragged_plan(*key, tables.bucket(_ragged_buckets(*key), tokens))
     else:
         kernel, block_q, chunk = _make_ragged_plan(*key, tokens, tiles, mode)
-    kernel((triton.cdiv(call.seq_len, block_q), triton.cdiv(call.width, chunk)),
+    kernel((ceil_div(call.seq_len, block_q), ceil_div(call.width, chunk)),
            (call.q, call.q_sf if call.is_fp4 else call.q, call.kv, call.kv_sf, call.weights, call.ks, call.ke, out),
            (call.weights.stride(0), out.stride(0), call.seq_len, call.seq_len_kv, call.width, int(call.clean_logits),
             int(call.max_seqlen_k > 0), int(out.dtype == torch.bfloat16)))
