@@ -22,6 +22,7 @@ Differences from DeepGEMM (all extensions; every input DeepGEMM accepts means th
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 import torch
@@ -53,7 +54,13 @@ _num_sms: int | None = None
 def _device_sms() -> int:
     if not torch.cuda.is_available():
         raise RuntimeError("get_num_sms: no CUDA device; pass num_sms explicitly or call set_num_sms(n) first")
-    return torch.cuda.get_device_properties(torch.cuda.current_device()).multi_processor_count
+    return _sms_of(torch.cuda.current_device())
+
+
+@functools.cache
+def _sms_of(index: int) -> int:
+    # (a device's SM count does not change; reading its properties costs microseconds, and servers ask per step)
+    return torch.cuda.get_device_properties(index).multi_processor_count
 
 
 def get_num_sms() -> int:

@@ -12,6 +12,7 @@ import torch
 import sglang_sm120_dsa as dsa
 from sglang_sm120_dsa import dispatch
 from sglang_sm120_dsa.errors import ImplementationError
+from sglang_sm120_dsa.errors import IndexerArgumentError
 
 CPU = torch.device("cpu")
 
@@ -153,6 +154,33 @@ def test_get_num_sms_without_cuda() -> None:
         assert dsa.get_num_sms() == 24
     finally:
         ops._num_sms = saved
+
+
+def test_get_num_sms_reads_each_devices_properties_once(monkeypatch) -> None:
+    """The current device's SM count, its properties read once per device (simulated CUDA)."""
+    import types
+
+    import sglang_sm120_dsa.ops as ops
+
+    reads, current = [], [0]
+    monkeypatch.setattr(ops, "_num_sms", None)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: current[0])
+    monkeypatch.setattr(torch.cuda, "get_device_properties",
+                        lambda i: reads.append(i) or types.SimpleNamespace(multi_processor_count=(132, 78)[i]))
+    ops._sms_of.cache_clear()
+    try:
+        assert [dsa.get_num_sms() for _ in range(3)] == [132] * 3
+        current[0] = 1
+        assert [dsa.get_num_sms() for _ in range(3)] == [78] * 3
+        current[0] = 0
+        assert dsa.get_num_sms() == 132 and reads == [0, 1]
+        dsa.set_num_sms(100)
+        assert dsa.get_num_sms() == 100
+        with pytest.raises(IndexerArgumentError, match="must be <= 132"):
+            dsa.set_num_sms(133)
+    finally:
+        ops._sms_of.cache_clear()
 
 
 # --- auto on GPUs, simulated: the capability table of the dispatcher ------------------------------------------
