@@ -23,20 +23,25 @@ from sglang_sm120_dsa.testing import make_ragged_case
 from sglang_sm120_dsa.triton import launch
 
 
+def _kernel(grid, ptrs, ints) -> None:
+    """The stubbed compiled kernel: launches nothing."""
+
+
+def _through_triton(op_fn) -> None:
+    """Route every op to the Triton launcher ``op_fn`` after the real dispatch lookup (which is timed too)."""
+    real = dispatch.resolve
+    choice = types.SimpleNamespace(fn=op_fn, owns_output=False)
+    dispatch.resolve = lambda op, device: (real(op, device), choice)[1]
+
+
 def stubbed_call(batch: int = 32, next_n: int = 2, heads: int = 64):
     """A no-argument eager paged call through the Triton launcher whose kernels do nothing (patches this process's
     launch._paged_plan and dispatch.resolve for good: run it in its own process)."""
     case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=4000, seed=0)
     meta = torch.zeros(133, 2, dtype=torch.int32)
-
-    def kernel(grid, ptrs, ints) -> None:
-        pass
-
-    plan = launch.PagedPlan(kernel, True, 0, (132,), (6, 1, 0, 4), kernel)
+    plan = launch.PagedPlan(_kernel, True, 0, (132,), (6, 1, 0, 4), _kernel)
     launch._paged_plan = lambda *key: plan
-    real = dispatch.resolve
-    triton_choice = types.SimpleNamespace(fn=launch.paged_mqa_logits, owns_output=False)
-    dispatch.resolve = lambda op, device: (real(op, device), triton_choice)[1]  # (the real lookup, then Triton)
+    _through_triton(launch.paged_mqa_logits)
     return lambda: dsa.fp8_paged_mqa_logits(case.q, case.kv_cache, case.weights, case.context_lens, case.block_table,
                                             meta, case.max_context_len, False)
 
@@ -44,14 +49,8 @@ def stubbed_call(batch: int = 32, next_n: int = 2, heads: int = 64):
 def stubbed_ragged_call(seq_len: int = 512, seq_len_kv: int = 2048, heads: int = 64):
     """:func:`stubbed_call`'s ragged counterpart (bench_host.py's ragged case; the real plan buckets)."""
     case = make_ragged_case(seq_len, seq_len_kv, heads, 128, seed=3)
-
-    def kernel(grid, ptrs, ints) -> None:
-        pass
-
-    launch._ragged_plan = lambda *key: (kernel, 2, 8192)
-    real = dispatch.resolve
-    triton_choice = types.SimpleNamespace(fn=launch.mqa_logits, owns_output=False)
-    dispatch.resolve = lambda op, device: (real(op, device), triton_choice)[1]
+    launch._ragged_plan = lambda *key: (_kernel, 2, 8192)
+    _through_triton(launch.mqa_logits)
     return lambda: dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke)
 
 
