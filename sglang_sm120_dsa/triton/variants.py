@@ -29,6 +29,7 @@ from .config import one_page
 from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_fragment
+from .config import ragged_lane_sums
 from .config import ragged_row_dots
 from .config import ragged_tiles
 from .config import rows_per_group
@@ -153,7 +154,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
                              ("FRAGMENT", ragged_fragment(arch, mode, heads)),
-                             ("ROW_DOTS", ragged_row_dots(arch, heads)))
+                             ("ROW_DOTS", ragged_row_dots(arch, heads)), ("LANE_SUMS", ragged_lane_sums(arch)))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

@@ -218,6 +218,55 @@ def test_ragged_row_dots_give_each_warp_whole_tokens() -> None:
                      (128, 1): {"warpsPerCTA = [1, 4]"}, (128, 2): {"warpsPerCTA = [2, 2]"}}, found
 
 
+def _ragged_head_sum_loops() -> dict:
+    """Per (arch, H, MODE): the ragged one-dot kernel's token loop (length, FMULs) with tl.sum's tree and with
+    config.ragged_lane_sums' FFMA chains, and whether the table's variant takes the chains."""
+    os.environ.pop("TRITON_INTERPRET", None)
+    from sglang_sm120_dsa.triton import aot
+    from sglang_sm120_dsa.triton.variants import Variant
+    from sglang_sm120_dsa.triton.variants import ragged_variants
+
+    wanted = {(90, 64, 0), (90, 64, 1), (80, 32, 1), (89, 32, 0)}
+    found = {}
+    for arch in sorted({a for a, _, _ in wanted}):
+        for v in ragged_variants(arch):
+            key = (arch, v.get("H"), v.get("MODE"))
+            if v.get("D") != 128 or key not in wanted or key in found or v.get("ROW_DOTS"):
+                continue
+            forms = []
+            for lanes in (False, True):
+                const = tuple((k, lanes if k == "LANE_SUMS" else x) for k, x in v.constexprs)
+                code = aot.sass(aot.compile_variant(Variant("ragged", const, v.num_warps, v.maxnreg), arch)
+                                .asm["cubin"])
+                loop = aot.mma_loop_lines(code) if arch == 90 else _loop_of(code)
+                forms.append((len(loop), sum(re.search(r"\bFMUL\b", line) is not None for line in loop)))
+            found[key] = (*forms, v.get("LANE_SUMS"))
+    return found
+
+
+def _loop_of(code: str) -> list[str]:
+    """mma.sync archs: the innermost loop around an HMMA/QMMA (aot.mma_loop_lines looks for wgmmas)."""
+    from sglang_sm120_dsa.triton import aot
+
+    saved, aot._WGMMA_SASS = aot._WGMMA_SASS, re.compile(r"\b[HQ]MMA\b")
+    try:
+        return aot.mma_loop_lines(code)
+    finally:
+        aot._WGMMA_SASS = saved
+
+
+def test_ragged_lane_sums_shorten_the_token_loop() -> None:
+    """config.ragged_lane_sums' claim: where the accumulator has the MMA layout, the one-dot ragged kernel's head sums
+    as FFMA chains leave fewer FMULs and a shorter token loop than tl.sum's tree (sm_90 native and bytes at H=64,
+    sm_80 bytes and sm_89 native at H=32), and the variants take them."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        found = pool.submit(_ragged_head_sum_loops).result()
+    assert len(found) == 4, found
+    for key, (tree, lanes, taken) in found.items():
+        assert taken and lanes[0] > 0, (key, found[key])  # (the variant's flag on; a loop around an MMA found)
+        assert lanes[0] < tree[0] and lanes[1] < tree[1], (key, found[key])
+
+
 _LOOP_IR = """
     %q = tt.load %q_ptrs : tensor<128x128x!tt.ptr<f8E4M3FN>, #blocked>
     %r:2 = scf.for %t = %lo to %hi step %c1 iter_args(%acc = %c0, %tok = %tok0) -> (i32, !ttg.async.token)  : i64 {

@@ -271,6 +271,27 @@ def test_ragged_arbitrary_windows(family, mode, poisoned_logits) -> None:
                 assert torch.isnan(buf[:, width:]).all(), "wrote past the returned width"
 
 
+@pytest.mark.parametrize("lane_sums", [False, True])
+def test_ragged_head_sum_forms(family, monkeypatch, lane_sums) -> None:
+    """The one-dot ragged kernel's two head-sum forms (config.ragged_lane_sums: FFMA chains over each lane's columns
+    where the accumulator has the MMA layout, tl.sum's tree on tcgen05), 1 to 16 query rows per dot."""
+    from sglang_sm120_dsa.triton import launch
+
+    monkeypatch.setattr(launch, "ragged_lane_sums", lambda arch: lane_sums)
+    monkeypatch.setattr(launch, "ragged_row_dots", lambda arch, heads: False)
+    launch._ragged_plan.cache_clear()
+    try:
+        for heads, head_dim in ((8, 32), (16, 64), (64, 64), (128, 32)):
+            case = make_ragged_case(8, 96, heads, head_dim, cp=True, seed=heads)
+            family("torch")
+            ref = dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
+            family("triton")
+            out = dsa.fp8_mqa_logits(case.q, case.kv, case.weights, case.ks, case.ke, True)
+            assert_logits_match(out, ref.double(), clean=True)
+    finally:
+        launch._ragged_plan.cache_clear()
+
+
 def test_ragged_many_chunks_and_rows(family) -> None:
     """More columns than one program's chunk and rows that do not fill the last row block."""
     from sglang_sm120_dsa.triton import config
