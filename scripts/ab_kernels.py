@@ -1,7 +1,7 @@
 """Time one checkout's Triton kernels against DeepGEMM on the same inputs, in one process (scripts/ab_checkouts.sh
 runs it for two checkouts, so that a change is measured against its base on the same GPU, Triton and inputs).
 
-    python scripts/ab_kernels.py ragged MODES SIZES TAG   # SIZES: S x SKV, e.g. 2048x8192,8192x65536
+    python scripts/ab_kernels.py ragged MODES SIZES TAG   # SIZES: S x SKV [x H], e.g. 2048x8192,8192x65536x32
     python scripts/ab_kernels.py paged MODES CASES TAG    # CASES: batch x context x next_n, e.g. 64x65536x2
 
 MODES: comma-separated Triton modes of testing.families.family_env ("" or auto, native, bytes, portable, sm80,
@@ -46,15 +46,15 @@ def compare(tag: str, label: str, fn, valid: torch.Tensor, ref_fn, flops: float 
     print(line, flush=True)
 
 
-def ragged_case(tag: str, mode: str, s: int, skv: int, deep_gemm) -> None:
+def ragged_case(tag: str, mode: str, s: int, skv: int, deep_gemm, heads: int = 64) -> None:
     fp4 = mode.endswith("fp4")
-    case = make_ragged_case(s, skv, 64, 128, seed=s, fp4=fp4, device="cuda")
+    case = make_ragged_case(s, skv, heads, 128, seed=s, fp4=fp4, device="cuda")
     op = dsa.fp8_fp4_mqa_logits if fp4 else dsa.fp8_mqa_logits
     args = (case.q, case.kv, case.weights, case.ks, case.ke, False)
     cols = torch.arange(op(*args).shape[1], device="cuda")
     valid = (cols[None, :] >= case.ks[:, None]) & (cols[None, :] < case.ke[:, None])
-    flops = 2 * 64 * 128 * float((case.ke - case.ks).clamp(min=0).sum())
-    compare(tag, f"{mode or 'auto':8s} {s}x{skv}", lambda: op(*args), valid,
+    flops = 2 * heads * 128 * float((case.ke - case.ks).clamp(min=0).sum())
+    compare(tag, f"{mode or 'auto':8s} {s}x{skv}" + (f" H={heads}" if heads != 64 else ""), lambda: op(*args), valid,
             None if fp4 else lambda: deep_gemm.fp8_mqa_logits(*args), flops)
 
 
@@ -78,7 +78,11 @@ def main() -> None:
     for mode in modes.split(","):
         use(mode[:-3] if mode.endswith("fp4") else mode)
         for shape in shapes.split(","):
-            {"ragged": ragged_case, "paged": paged_case}[kernel](tag, mode, *map(int, shape.split("x")), deep_gemm)
+            dims = [int(x) for x in shape.split("x")]
+            if kernel == "ragged":
+                ragged_case(tag, mode, *dims[:2], deep_gemm, *dims[2:])
+            else:
+                paged_case(tag, mode, *dims, deep_gemm)
             torch.cuda.empty_cache()
 
 
