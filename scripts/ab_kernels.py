@@ -2,7 +2,7 @@
 runs it for two checkouts, so that a change is measured against its base on the same GPU, Triton and inputs).
 
     python scripts/ab_kernels.py ragged MODES SIZES TAG   # SIZES: S x SKV [x H], e.g. 2048x8192,8192x65536x32
-    python scripts/ab_kernels.py paged MODES CASES TAG    # CASES: batch x context x next_n, e.g. 64x65536x2
+    python scripts/ab_kernels.py paged MODES CASES TAG    # CASES: batch x context x next_n [x H], e.g. 64x65536x2
 
 MODES: comma-separated Triton modes of testing.families.family_env ("" or auto, native, bytes, portable, sm80,
 sm86, sm89, sm120); a trailing "fp4" (ragged) runs the MXFP4 op. Prints µs, TFLOPS (ragged) and DeepGEMM's time on
@@ -58,15 +58,16 @@ def ragged_case(tag: str, mode: str, s: int, skv: int, deep_gemm, heads: int = 6
             None if fp4 else lambda: deep_gemm.fp8_mqa_logits(*args), flops)
 
 
-def paged_case(tag: str, mode: str, batch: int, ctx: int, next_n: int, deep_gemm) -> None:
+def paged_case(tag: str, mode: str, batch: int, ctx: int, next_n: int, deep_gemm, heads: int = 64) -> None:
     # (testing.benchmark_paged_case's inputs, spelled out: the base checkouts this runs against may predate it)
-    case = make_paged_case(batch, next_n, 64, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False, device="cuda")
+    case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
+                           device="cuda")
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
     meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
     dmeta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
     width = dsa.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False).shape[1]
     valid = torch.arange(width, device="cuda")[None, :] < case.context_lens.reshape(-1, 1).to(torch.int64)
-    compare(tag, f"{mode or 'auto':8s} {batch}x{ctx} n{next_n}",
+    compare(tag, f"{mode or 'auto':8s} {batch}x{ctx} n{next_n}" + (f" H={heads}" if heads != 64 else ""),
             lambda: dsa.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False), valid,
             lambda: deep_gemm.fp8_paged_mqa_logits(*args, dmeta, case.max_context_len, False))
 
@@ -82,7 +83,7 @@ def main() -> None:
             if kernel == "ragged":
                 ragged_case(tag, mode, *dims[:2], deep_gemm, *dims[2:])
             else:
-                paged_case(tag, mode, *dims, deep_gemm)
+                paged_case(tag, mode, *dims[:3], deep_gemm, *dims[3:])
             torch.cuda.empty_cache()
 
 

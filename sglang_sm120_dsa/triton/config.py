@@ -282,6 +282,15 @@ def ragged_lane_sums(arch: int | None) -> bool:
     return mma_sync(arch) or wgmma(arch)
 
 
+def paged_lane_sums(arch: int | None, block_t: int) -> bool:
+    """Whether the paged kernel's dot over a group of rows (more than two rows, or H < 16) sums each row's heads as
+    ``decode.row_sums``' FFMA chains (its ``LANE_SUMS``) instead of ``tl.sum``'s tree: on mma.sync archs with 64-token
+    tiles (decode.head_sum's limit). Token loop, Triton 3.9, bytes: sm_80 H=32 next_n 2 (4 rows per dot) 1030 -> 760
+    instructions, H=16 (8 rows) 977 -> 818. Not on sm_90, where the gain was 3-5% of the loop and H=16 native spilled
+    more (12 -> 49 spill stores), nor tcgen05."""
+    return mma_sync(arch) and block_t == 64
+
+
 def ragged_fragment(arch: int | None, mode: int, heads: int) -> bool:
     """The ragged kernel's ``FRAGMENT`` (:func:`fragment_order`'s rule, for its dots' columns)."""
     columns = heads if ragged_row_dots(arch, heads) else ragged_block_q(heads) * heads

@@ -30,6 +30,7 @@ from .config import lowering
 from .config import metadata_launch
 from .config import one_page
 from .config import paged_family
+from .config import paged_lane_sums
 from .config import paged_tiles
 from .config import programs_per_sm
 from .config import ragged_block_q
@@ -165,7 +166,8 @@ def _make_paged_plan(device: torch.device, settings: tuple, heads: int, head_dim
     programs = programs_per_sm(tiles, one)
     constexprs = {"H": heads, "D": head_dim, "ROWS": group, "BLOCK_T": tiles["block_t"], "ATOM": ATOM, "MODE": mode,
                   "NUM_STAGES": tiles["num_stages"], "ONE_PAGE": one, "ASM": _ASM,
-                  "FRAGMENT": fragment_order(arch, mode, heads, group), "SPLIT": split_heads(arch, mode, heads, group)}
+                  "FRAGMENT": fragment_order(arch, mode, heads, group), "SPLIT": split_heads(arch, mode, heads, group),
+                  "LANE_SUMS": paged_lane_sums(arch, tiles["block_t"])}
     # q_sf: the query scales (MXFP4), else q's bytes as an unused placeholder (no FP8 type enters the signature:
     # Triton refuses e4m3 pointers below SM89 even unused; aot._signature compiles the same)
     views = (operand, _I32 if is_fp4 else _U8, operand, _F32, _I32, _I32, _I32, _I32, _U8)

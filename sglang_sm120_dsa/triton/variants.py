@@ -26,6 +26,7 @@ from .config import fragment_order
 from .config import metadata_launch
 from .config import native_fp8
 from .config import one_page
+from .config import paged_lane_sums
 from .config import paged_tiles
 from .config import ragged_block_q
 from .config import ragged_fragment
@@ -104,7 +105,8 @@ def paged_variant(arch: int | None, mode: int, heads: int, head_dim: int, rows: 
     as the launcher specializes it."""
     const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]), ("ATOM", ATOM),
              ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ONE_PAGE", one), ("ASM", True),
-             ("FRAGMENT", fragment_order(arch, mode, heads, rows)), ("SPLIT", split_heads(arch, mode, heads, rows)))
+             ("FRAGMENT", fragment_order(arch, mode, heads, rows)), ("SPLIT", split_heads(arch, mode, heads, rows)),
+             ("LANE_SUMS", paged_lane_sums(arch, tile["block_t"])))
     return Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))
 
 

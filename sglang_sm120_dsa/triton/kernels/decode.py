@@ -204,6 +204,21 @@ def lane_sums(s, w, R: tl.constexpr):
 
 
 @triton.jit
+def row_sums(s, w, ROWS: tl.constexpr, H: tl.constexpr):
+    """Per token, each query row's sum over its heads of ReLU(score) x head weight, from the accumulator ``s [T,
+    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``. An MMA lane holds columns ``8 *
+    block + 2 * quad + j``, so a row's columns on a lane are ``H // 4`` consecutive ones of ``lane_columns``: an FFMA
+    chain over those (``relu_dot``), then the sum across the quad (``tl.sum`` over a row's heads adds in a tree,
+    which leaves half the products as FMULs). The ragged kernel's one-dot form and the paged kernel's dot over a
+    group of rows run it (config.ragged_lane_sums, config.paged_lane_sums)."""
+    T: tl.constexpr = s.shape[0]
+    s, w = tl.broadcast(s, w[None, :])
+    x = tl.reshape(lane_columns(s, 1), [T, 4 * ROWS, H // 4])
+    v = tl.reshape(lane_columns(w, 1), [T, 4 * ROWS, H // 4])
+    return tl.sum(tl.reshape(relu_dot(x, v, None, H // 4), [T, 4, ROWS]), axis=1)
+
+
+@triton.jit
 def lane_columns(x, R: tl.constexpr):
     """An MMA accumulator ``x [T, N]`` regrouped so that each lane's own columns (``8 * block + 2 * quad + j``) lie on
     the last axis, for :func:`relu_dot`: ``[T, 4, N // 4]`` (quad; block and j), or for ``R`` = 2 ``[T, 8, N // 8]``

@@ -52,6 +52,7 @@ from .decode import decode_operand
 from .decode import head_sum
 from .decode import load_query
 from .decode import load_rows
+from .decode import row_sums
 from .decode import store_logits
 from .decode import times_key_scale
 from .metadata import splits
@@ -188,9 +189,10 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
           block_kv, log2_block_kv, lens_2d, varlen, out_bf16, row0, n_rows, table_row, length, t_begin, t_stop, pages,
           H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
           NUM_STAGES: tl.constexpr, PAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-          FRAGMENT: tl.constexpr, SPLIT: tl.constexpr):
+          FRAGMENT: tl.constexpr, SPLIT: tl.constexpr, LANE_SUMS: tl.constexpr):
     """Tokens ``[t_begin, t_stop)`` of one atom; ``pages``: the raw page ids of its first window (loaded early);
-    ``DQ``: bytes per (token or head) row of values; ``SPLIT``: one row's heads in two dots (config.split_heads)."""
+    ``DQ``: bytes per (token or head) row of values; ``SPLIT``: one row's heads in two dots (config.split_heads);
+    ``LANE_SUMS``: a group's dot sums its rows' heads as ``decode.row_sums``' FFMA chains (config.paged_lane_sums)."""
     cap = table_width * block_kv  # tokens the block table can address
     t_end = tl.minimum(t_stop, tl.minimum(length, tl.minimum(cap, width)))
     # Up to two rows per group, each row gets its own dot [BLOCK_T, H] and a 1-D epilogue (head sum in the MMA's row
@@ -230,7 +232,7 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                 # rows past the end read rows of the same page (never stored): the loads need no mask
                 slot = (t0 + tl.arange(0, BLOCK_T)) & (block_kv - 1)
                 _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r,
-                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT, ASM, FRAGMENT)
+                      valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT, ASM, FRAGMENT, LANE_SUMS)
         else:
             # Page ids are read PAGES at a time. Windows start page-aligned (t_begin is a multiple of split_kv,
             # itself a multiple of 128 >= block_kv, see tests/cpu/test_configs.py), so every token of a window maps
@@ -252,13 +254,14 @@ def _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr,
                     page_off = tl.multiple_of(tl.gather(window_offs, local, axis=0), 16)  # page strides are x16
                     _tile(kv_ptr, out_ptr, page_off, row_tok & (block_kv - 1), t0, w_end, block_kv, out_bf16, q, w,
                           q1, w1, g, n_rows, ok_r, valid_len, out_rows, H, DQ, ROWS, BLOCK_T, MODE, PER_ROW, SPLIT,
-                          ASM, FRAGMENT)
+                          ASM, FRAGMENT, LANE_SUMS)
 
 
 @triton.jit
 def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, q1, w1, g, n_rows, ok_r, valid_len,
           out_rows, H: tl.constexpr, DQ: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, MODE: tl.constexpr,
-          PER_ROW: tl.constexpr, SPLIT: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+          PER_ROW: tl.constexpr, SPLIT: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
+          LANE_SUMS: tl.constexpr):
     """Logits of the key tile of tokens ``[t0, t0 + BLOCK_T)`` (stored below ``t_end``), its keys at ``slot`` of the
     pages at byte offsets ``page_off`` (a scalar, or one per row), for the rows of group ``g`` (a dot per row where
     ``PER_ROW``, see _task)."""
@@ -284,8 +287,10 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
                        tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
     else:
         scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see load_query)
-        weighted = tl.maximum(scores, 0.0) * w[None, :]
-        logits = tl.sum(tl.reshape(weighted, [BLOCK_T, ROWS, H]), axis=2)  # [BLOCK_T, ROWS]
+        if LANE_SUMS:
+            logits = row_sums(scores, w, ROWS, H)  # [BLOCK_T, ROWS]
+        else:
+            logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_T, ROWS, H]), axis=2)
         if MODE != MODE_FP4:
             logits = times_key_scale(logits, kscale, MODE)
         logits = tl.trans(logits)  # [ROWS, BLOCK_T]
@@ -371,7 +376,7 @@ def _dsa_paged_mqa_logits_kernel(
         log2_split, programs_per_sm,  #
         H: tl.constexpr, D: tl.constexpr, ROWS: tl.constexpr, BLOCK_T: tl.constexpr, ATOM: tl.constexpr,
         MODE: tl.constexpr, NUM_STAGES: tl.constexpr, ONE_PAGE: tl.constexpr, ASM: tl.constexpr,
-        FRAGMENT: tl.constexpr, SPLIT: tl.constexpr):
+        FRAGMENT: tl.constexpr, SPLIT: tl.constexpr, LANE_SUMS: tl.constexpr):
     PAGES: tl.constexpr = 1 if ONE_PAGE else 64  # page ids read at a time (see _task)
     DQ: tl.constexpr = D // 2 if MODE == MODE_FP4 else D  # bytes per (token or head) row of values
     # split_kv: a power of two (config.paged_family), so splits and units count by shifts, not divisions
@@ -443,7 +448,7 @@ def _dsa_paged_mqa_logits_kernel(
             _task(q_ptr, q_sf_ptr, kv_ptr, w_ptr, lens_ptr, table_ptr, out_ptr, stride_w, stride_table,
                   stride_page, stride_out, next_n, num_blocks, width, table_width, block_kv, log2_block_kv, lens_2d,
                   varlen, out_bf16, row0, n_rows, x, length, first << log2_unit, (first + count) << log2_unit, pages,
-                  H, DQ, ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, FRAGMENT, SPLIT)
+                  H, DQ, ROWS, BLOCK_T, MODE, NUM_STAGES, PAGES, ONE_PAGE, ASM, FRAGMENT, SPLIT, LANE_SUMS)
             todo -= count
             skip = 0
         else:

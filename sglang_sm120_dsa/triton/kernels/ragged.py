@@ -19,10 +19,9 @@ import triton.language as tl
 from .decode import MODE_FP4
 from .decode import decode_operand
 from .decode import head_sum
-from .decode import lane_columns
 from .decode import load_query
 from .decode import load_rows
-from .decode import relu_dot
+from .decode import row_sums
 from .decode import store_logits
 from .decode import times_key_scale
 
@@ -105,7 +104,7 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
              BLOCK_Q: tl.constexpr, BLOCK_KV: tl.constexpr, MODE: tl.constexpr, NUM_STAGES: tl.constexpr,
              ASM: tl.constexpr, FRAGMENT: tl.constexpr, LANE_SUMS: tl.constexpr):
     """The program's key tiles with one dot over all its rows' heads ``[BLOCK_KV, BLOCK_Q * H]``; ``LANE_SUMS``
-    (config.ragged_lane_sums): the head sums as :func:`_row_sums`' FFMA chains, else ``tl.sum``'s tree."""
+    (config.ragged_lane_sums): the head sums as ``decode.row_sums``' FFMA chains, else ``tl.sum``'s tree."""
     n = tl.arange(0, BLOCK_Q * H)
     qt, w = load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, 0, tl.program_id(0) * BLOCK_Q, n, seq_len, H, MODE, ASM,
                        FRAGMENT, DQ)
@@ -113,7 +112,7 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
         key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
         scores = tl.dot(k, qt)  # [BLOCK_KV, N]
         if LANE_SUMS:
-            logits = _row_sums(scores, w, BLOCK_Q, H)  # [BLOCK_KV, BLOCK_Q]
+            logits = row_sums(scores, w, BLOCK_Q, H)  # [BLOCK_KV, BLOCK_Q]
         else:
             logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
         if MODE != MODE_FP4:
@@ -121,20 +120,6 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
         _store_tile(out_ptr, logits, key[None, :], lo[:, None], hi[:, None], base[:, None], out_rows[:, None],
                     ok_r[:, None], c0, c_end, compressed, out_bf16)
-
-
-@triton.jit
-def _row_sums(s, w, ROWS: tl.constexpr, H: tl.constexpr):
-    """Per token, each query row's sum over its heads of ReLU(score) x head weight, from the accumulator ``s [T,
-    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``. An MMA lane holds columns ``8 *
-    block + 2 * quad + j``, so a row's columns on a lane are ``H // 4`` consecutive ones of ``lane_columns``: an FFMA
-    chain over those (``relu_dot``), then the sum across the quad (``tl.sum`` over a row's heads adds in a tree,
-    which leaves half the products as FMULs)."""
-    T: tl.constexpr = s.shape[0]
-    s, w = tl.broadcast(s, w[None, :])
-    x = tl.reshape(lane_columns(s, 1), [T, 4 * ROWS, H // 4])
-    v = tl.reshape(lane_columns(w, 1), [T, 4 * ROWS, H // 4])
-    return tl.sum(tl.reshape(relu_dot(x, v, None, H // 4), [T, 4, ROWS]), axis=1)
 
 
 @triton.jit
