@@ -272,14 +272,15 @@ def ragged_row_dots(arch: int | None, heads: int) -> bool:
     return mma_sync(arch) and ragged_block_q(heads) == 2 and triton_version() >= (3, 9)
 
 
-def ragged_lane_sums(arch: int | None) -> bool:
+def ragged_lane_sums(arch: int | None, block_kv: int) -> bool:
     """Whether the ragged kernel's one-dot form (``ROW_DOTS`` off) sums each query row's heads as FFMA chains over
-    each lane's own accumulator columns (its ``LANE_SUMS``, kernels.ragged._row_sums) instead of ``tl.sum``'s tree,
-    which leaves half the products as FMULs: where ``tl.dot``'s accumulator has the MMA layout (mma.sync, wgmma).
-    Token loop, Triton 3.9, H=64 / 32: sm_90 native 369 -> 334 / 455 -> 420 instructions, bytes 496 -> 463 / 564 ->
-    535; sm_80 bytes H=32 1164 -> 763. Not tcgen05 (sm_100), whose accumulator lays columns out otherwise (its loop
-    grew, 582 -> 636 native H=64)."""
-    return mma_sync(arch) or wgmma(arch)
+    each lane's own accumulator columns (its ``LANE_SUMS``, ``decode.row_sums``) instead of ``tl.sum``'s tree, which
+    leaves half the products as FMULs: where ``tl.dot``'s accumulator has the MMA layout (mma.sync, wgmma), with
+    64-key tiles (decode.head_sum's limit: at 128, the MXFP4 tables' size, sm_80 H=32 moved the regrouped scores
+    through shared memory, 36 -> 64 stores per tile). Token loop, Triton 3.9, H=64 / 32: sm_90 native 369 -> 334 /
+    455 -> 420 instructions, bytes 496 -> 463 / 564 -> 535; sm_80 bytes H=32 1164 -> 763. Not tcgen05 (sm_100), whose
+    accumulator lays columns out otherwise (its loop grew, 582 -> 636 native H=64)."""
+    return (mma_sync(arch) or wgmma(arch)) and block_kv == 64
 
 
 def paged_lane_sums(arch: int | None, block_t: int) -> bool:

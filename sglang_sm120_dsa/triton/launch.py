@@ -225,7 +225,7 @@ def _make_ragged_plan(device: torch.device, settings: tuple, heads: int, head_di
     constexprs = {"H": heads, "D": head_dim, "BLOCK_Q": block_q, "BLOCK_KV": tiles["block_kv"],
                   "CHUNK": tiles["chunk"], "MODE": mode, "NUM_STAGES": tiles["num_stages"], "ASM": _ASM,
                   "FRAGMENT": ragged_fragment(arch, mode, heads), "ROW_DOTS": ragged_row_dots(arch, heads),
-                  "LANE_SUMS": ragged_lane_sums(arch)}
+                  "LANE_SUMS": ragged_lane_sums(arch, tiles["block_kv"])}
     operand = _operand(mode)
     views = (operand, _I32 if is_fp4 else _U8, operand, _I32 if is_fp4 else _F32, _F32, _I32, _I32, _U8)
     kernel = fastlaunch.kernel(_dsa_mqa_logits_kernel, views, constexprs, _options(tiles, lowering(arch, device)))

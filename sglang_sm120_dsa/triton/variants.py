@@ -156,7 +156,8 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                              ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
                              ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
                              ("FRAGMENT", ragged_fragment(arch, mode, heads)),
-                             ("ROW_DOTS", ragged_row_dots(arch, heads)), ("LANE_SUMS", ragged_lane_sums(arch)))
+                             ("ROW_DOTS", ragged_row_dots(arch, heads)),
+                             ("LANE_SUMS", ragged_lane_sums(arch, tile["block_kv"])))
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

@@ -277,7 +277,7 @@ def test_ragged_head_sum_forms(family, monkeypatch, lane_sums) -> None:
     where the accumulator has the MMA layout, tl.sum's tree on tcgen05), 1 to 16 query rows per dot."""
     from sglang_sm120_dsa.triton import launch
 
-    monkeypatch.setattr(launch, "ragged_lane_sums", lambda arch: lane_sums)
+    monkeypatch.setattr(launch, "ragged_lane_sums", lambda arch, block_kv: lane_sums)
     monkeypatch.setattr(launch, "ragged_row_dots", lambda arch, heads: False)
     launch._ragged_plan.cache_clear()
     try:
