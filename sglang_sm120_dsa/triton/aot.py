@@ -241,12 +241,14 @@ _SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?);")
 _BACK_BRANCH = re.compile(r"\bBRA\s+(?:`?\(?\.L_x_\d+\)?|0x([0-9a-f]+))")
 
 
-def mma_loop_lines(code: str) -> list[str]:
-    """The SASS instructions of the innermost loops (a backward branch's range) that hold a wgmma."""
+def mma_loop_lines(code: str, mma_sync: bool = False) -> list[str]:
+    """The SASS instructions of the innermost loops (a backward branch's range) that hold a wgmma (``mma_sync``: an
+    ``mma.sync``, HMMA or QMMA)."""
     lines = [(int(m.group(1), 16), m.group(2)) for m in _SASS_LINE.finditer(code)]
     loops = [(int(m.group(1), 16), addr) for addr, text in lines
              if (m := _BACK_BRANCH.search(text)) and m.group(1) and int(m.group(1), 16) < addr]
-    mma = [a for a, text in lines if _WGMMA_SASS.search(text)]
+    pattern = _MMA_SYNC_SASS if mma_sync else _WGMMA_SASS
+    mma = [a for a, text in lines if pattern.search(text)]
     loops = [(lo, hi) for lo, hi in loops if any(lo <= a <= hi for a in mma)]
     inner = [(lo, hi) for lo, hi in loops if not any((lo, hi) != o and lo <= o[0] and o[1] <= hi for o in loops)]
     return [text for a, text in lines if any(lo <= a <= hi for lo, hi in inner)]
@@ -334,6 +336,7 @@ def check_arch(arch: int, part: int = 0, parts: int = 1) -> dict:
 
 
 _WGMMA_SASS = re.compile(r"\b[HQ]GMMA\b")
+_MMA_SYNC_SASS = re.compile(r"\b[HQ]MMA\b")
 _PATH = re.compile(r'"/[^"]*"')  # source locations: a cache hit may carry another checkout's (see same_lowering)
 
 

@@ -238,21 +238,10 @@ def _ragged_head_sum_loops() -> dict:
                 const = tuple((k, lanes if k == "LANE_SUMS" else x) for k, x in v.constexprs)
                 code = aot.sass(aot.compile_variant(Variant("ragged", const, v.num_warps, v.maxnreg), arch)
                                 .asm["cubin"])
-                loop = aot.mma_loop_lines(code) if arch == 90 else _loop_of(code)
+                loop = aot.mma_loop_lines(code, mma_sync=arch != 90)
                 forms.append((len(loop), sum(re.search(r"\bFMUL\b", line) is not None for line in loop)))
             found[key] = (*forms, v.get("LANE_SUMS"))
     return found
-
-
-def _loop_of(code: str) -> list[str]:
-    """mma.sync archs: the innermost loop around an HMMA/QMMA (aot.mma_loop_lines looks for wgmmas)."""
-    from sglang_sm120_dsa.triton import aot
-
-    saved, aot._WGMMA_SASS = aot._WGMMA_SASS, re.compile(r"\b[HQ]MMA\b")
-    try:
-        return aot.mma_loop_lines(code)
-    finally:
-        aot._WGMMA_SASS = saved
 
 
 def test_ragged_lane_sums_shorten_the_token_loop() -> None:
