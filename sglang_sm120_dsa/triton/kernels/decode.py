@@ -194,28 +194,30 @@ def head_sum(k, q, w):
 
 
 @triton.jit
-def lane_sums(s, w, R: tl.constexpr):
+def lane_sums(s, w, R: tl.constexpr, ROWS: tl.constexpr = 1):
     """Each lane's sums of ``relu(s) * w`` over its own columns of the MMA accumulator ``s [T, N]`` (``w [N]``: a
     weight per column), by :func:`relu_dot`'s FFMA chain: ``[T, 4]`` (one per quad lane), or for ``R`` = 2 ``[T, 8]``
     (quad lane and query row, next_n 2's interleaved columns kept apart). What remains is the sum across the quad.
-    The tl kernel and Gluon's SM90 kernel both call it."""
+    ``ROWS`` > 1 (``R`` = 1): the columns are ``ROWS`` query rows' heads one row after the other, summed apart,
+    ``[T, 4 * ROWS]`` (quad lane, then row: a row's columns are consecutive in :func:`lane_columns`' order). The tl
+    kernels and Gluon's SM90 kernel call it."""
     s, w = tl.broadcast(s, w[None, :])  # (Gluon binary ops want one layout: the same ops on both)
-    return relu_dot(lane_columns(s, R), lane_columns(w, R), None, s.shape[1] // (4 * R))
+    x = lane_columns(s, R)
+    v = lane_columns(w, R)
+    if ROWS > 1:
+        x = tl.reshape(x, [s.shape[0], 4 * ROWS, s.shape[1] // (4 * ROWS)])
+        v = tl.reshape(v, [s.shape[0], 4 * ROWS, s.shape[1] // (4 * ROWS)])
+    return relu_dot(x, v, None, s.shape[1] // (4 * R * ROWS))
 
 
 @triton.jit
-def row_sums(s, w, ROWS: tl.constexpr, H: tl.constexpr):
+def row_sums(s, w, ROWS: tl.constexpr):
     """Per token, each query row's sum over its heads of ReLU(score) x head weight, from the accumulator ``s [T,
-    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``. An MMA lane holds columns ``8 *
-    block + 2 * quad + j``, so a row's columns on a lane are ``H // 4`` consecutive ones of ``lane_columns``: an FFMA
-    chain over those (``relu_dot``), then the sum across the quad (``tl.sum`` over a row's heads adds in a tree,
-    which leaves half the products as FMULs). The ragged kernel's one-dot form and the paged kernel's dot over a
-    group of rows run it (config.ragged_lane_sums, config.paged_lane_sums)."""
-    T: tl.constexpr = s.shape[0]
-    s, w = tl.broadcast(s, w[None, :])
-    x = tl.reshape(lane_columns(s, 1), [T, 4 * ROWS, H // 4])
-    v = tl.reshape(lane_columns(w, 1), [T, 4 * ROWS, H // 4])
-    return tl.sum(tl.reshape(relu_dot(x, v, None, H // 4), [T, 4, ROWS]), axis=1)
+    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``, as :func:`lane_sums`' FFMA chains,
+    then the sum across the quad (``tl.sum`` over a row's heads adds in a tree, which leaves half the products as
+    FMULs). The ragged kernel's one-dot form and the paged kernel's dot over a group of rows run it
+    (config.ragged_lane_sums, config.paged_lane_sums)."""
+    return tl.sum(tl.reshape(lane_sums(s, w, 1, ROWS), [s.shape[0], 4, ROWS]), axis=1)
 
 
 @triton.jit

@@ -288,7 +288,7 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     else:
         scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see load_query)
         if LANE_SUMS:
-            logits = row_sums(scores, w, ROWS, H)  # [BLOCK_T, ROWS]
+            logits = row_sums(scores, w, ROWS)  # [BLOCK_T, ROWS]
         else:
             logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_T, ROWS, H]), axis=2)
         if MODE != MODE_FP4:
