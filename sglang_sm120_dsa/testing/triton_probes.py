@@ -7,7 +7,9 @@ import torch
 import triton
 import triton.language as tl
 
+from ..reference.fp4 import dequant_fp4
 from ..triton.kernels.decode import MODE_BYTES
+from ..triton.kernels.decode import fp4_operand
 from ..triton.kernels.decode import fp8_operand
 
 
@@ -55,3 +57,57 @@ def assert_decoded_e4m3(codes: torch.Tensor, values: torch.Tensor) -> None:
     got = values.float()
     assert torch.equal(got, expected), (codes[got != expected], got[got != expected], expected[got != expected])
     assert torch.equal(got.signbit(), codes >= 128), "signed zero lost"
+
+
+@triton.jit
+def _fp4_decode_probe(words_ptr, sf_ptr, out_ptr, R: tl.constexpr, W: tl.constexpr, ASM: tl.constexpr,
+                      FRAGMENT: tl.constexpr):
+    r = tl.arange(0, R)
+    words = tl.load(words_ptr + r[:, None] * W + tl.arange(0, W)[None, :])
+    values = fp4_operand(words, tl.load(sf_ptr + r), ASM, FRAGMENT)  # [R, 8W] bf16, head_dim in the K order
+    tl.store(out_ptr + r[:, None] * (8 * W) + tl.arange(0, 8 * W)[None, :], values)
+
+
+def fp4_k_order(k: int, fragment: bool) -> torch.Tensor:
+    """:func:`operand_k_order` for MXFP4 (``kernels.decode.fp4_operand``): entry ``n`` is the element of a ``k``-element
+    row (8 per int32 word, as 4 pairs) that lands at K index ``n``."""
+    if not fragment:
+        return torch.arange(k)
+    order = torch.empty(k, dtype=torch.long)
+    quarter = k // 32  # words per lane quarter
+    for element in range(k):
+        word, pair, j = element // 8, element % 8 // 2, element % 2
+        q, m = word // quarter, word % quarter
+        order[32 * m + 8 * pair + 2 * q + j] = element
+    return order
+
+
+def decode_every_fp4(device: str | torch.device, asm: bool, fragment: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The MXFP4 decoder (``asm``: the PTX one, compiled code only) on 256 rows of 128 elements: every code at every
+    position of a word (rows of words whose nibble ``i`` is ``(i + c) % 16``), under all 256 scale bytes, each row's
+    four blocks with four different scales. Returns (the reference decode, float32 ``[256, 128]``; what the decoder
+    made of it, bf16 put back in memory order by :func:`fp4_k_order`), on the CPU."""
+    rows, words = 256, 16
+    nibbles = (torch.arange(8)[None, :] + torch.arange(16)[:, None]) % 16  # [16 words, 8 nibbles]
+    word = (nibbles << (4 * torch.arange(8))).sum(dim=1)  # int64 < 2^32
+    packed = (word.to(torch.int64) & 0xFFFFFFFF).to(torch.uint32).view(torch.uint8)[None, :].repeat(rows, 1)
+    packed = packed.view(torch.int32).roll(1, dims=1).view(torch.uint8)  # (each block gets other codes per row)
+    e = torch.arange(rows)
+    sf = (e | ((e + 85) % 256) << 8 | ((e + 170) % 256) << 16 | ((255 - e) << 24)).to(torch.int64)
+    sf = (sf & 0xFFFFFFFF).to(torch.uint32).view(torch.int32)
+    out = torch.empty(rows, 8 * words, dtype=torch.bfloat16, device=device)
+    _fp4_decode_probe[(1,)](packed.view(torch.int32).to(device), sf.to(device), out, R=rows, W=words, ASM=asm,
+                            FRAGMENT=fragment)
+    in_memory_order = torch.empty_like(out)
+    in_memory_order[:, fp4_k_order(8 * words, fragment).to(device)] = out
+    return dequant_fp4(packed, sf, 8 * words), in_memory_order.cpu()
+
+
+def assert_decoded_fp4(expected: torch.Tensor, values: torch.Tensor) -> None:
+    """``values`` (bf16) are ``expected`` exactly: signed zeros, subnormal and NaN scales included."""
+    got = values.float()
+    nan = expected.isnan()
+    assert torch.equal(got.isnan(), nan), "NaN (scale byte 255) where the reference has none, or missing"
+    same = torch.where(nan, 0, got) == torch.where(nan, 0, expected)
+    assert same.all(), (got[~same][:8], expected[~same][:8])
+    assert torch.equal(got.signbit()[~nan], expected.signbit()[~nan]), "signed zero lost"

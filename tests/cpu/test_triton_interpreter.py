@@ -57,6 +57,26 @@ def test_byte_path_decodes_every_e4m3_byte_in_order(fragment) -> None:
     assert_decoded_e4m3(*decode_every_e4m3_byte("cpu", asm=False, fragment=fragment))
 
 
+@pytest.mark.parametrize("fragment", [False, True])
+def test_fp4_decoder_gives_every_code_under_every_scale_in_order(fragment) -> None:
+    """MXFP4 likewise: every code at every position of a word under all 256 scale bytes, four per row, in memory
+    order and in the fragment's K order (plain Triton here; tests/cpu/test_ptx_decoders.py runs the PTX decoder's
+    text on a model of its instructions, tests/gpu the compiled one)."""
+    from sglang_sm120_dsa.testing.triton_probes import assert_decoded_fp4
+    from sglang_sm120_dsa.testing.triton_probes import decode_every_fp4
+
+    assert_decoded_fp4(*decode_every_fp4("cpu", asm=False, fragment=fragment))
+
+
+@pytest.mark.parametrize("k", [64, 128])
+def test_fp4_fragment_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
+    from sglang_sm120_dsa.testing.triton_probes import fp4_k_order
+
+    order = fp4_k_order(k, fragment=True)
+    assert sorted(order.tolist()) == list(range(k))
+    assert torch.equal(order // (k // 4), torch.arange(k) % 8 // 2)
+
+
 @pytest.mark.parametrize("k", [32, 64, 128])
 def test_fragment_k_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
     """The point of the order: lane q of a wgmma or m16n8k16 fragment row (K indices n with n % 8 // 2 == q) gets

@@ -90,6 +90,15 @@ def test_byte_path_ptx_decoder_every_e4m3_byte(fragment) -> None:
     assert_decoded_e4m3(*decode_every_e4m3_byte("cuda", asm=True, fragment=fragment))
 
 
+@pytest.mark.parametrize("fragment", [False, True])
+def test_fp4_ptx_decoder_every_code_and_scale(fragment) -> None:
+    """The MXFP4 PTX decoder on every code at every position under all 256 scale bytes, in its K orders."""
+    from sglang_sm120_dsa.testing.triton_probes import assert_decoded_fp4
+    from sglang_sm120_dsa.testing.triton_probes import decode_every_fp4
+
+    assert_decoded_fp4(*decode_every_fp4("cuda", asm=True, fragment=fragment))
+
+
 PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen
     (64, 128, 64, 1, True, False, False), (64, 128, 64, 2, False, False, False), (32, 128, 32, 3, True, False, False),
     (16, 64, 128, 6, False, False, False), (128, 128, 64, 2, True, False, False), (8, 64, 32, 1, False, False, False),

@@ -26,16 +26,13 @@ MODE_FP4 = tl.constexpr(2)
 BYTES_SCALE = tl.constexpr(65536.0)  # 256 * 256: the factor MODE_BYTES leaves out of each dot
 
 
-@triton.jit
-def _e4m3_word_to_f16(word):
-    """The byte trick on one int32 word (4 e4m3 values, little-endian) -> 4 fp16, in PTX. Per pair of values one
-    ``prmt`` spreads the bytes into sign-extended half-words; an ``and`` keeps each byte's magnitude (bits 0-6) and
-    one copy of its sign (bit 8), and a shift by 7 puts them at bits 7-13 and 15: 1.5 instructions per value. (Was
-    2: a second ``prmt`` for the signs and a ``lop3``; H200, byte path, 64 x 64K: next_n 1 208 -> 198 us, next_n 2
-    303 -> 290. Building the high and low byte of each half-word separately and interleaving them with ``prmt``
-    took 1.75 per value and ran as slowly as the old code.) The words are loaded whole, 16 bytes per load."""
-    return tl.inline_asm_elementwise(
-        asm="""{
+# The byte trick on one int32 word (4 e4m3 values, little-endian) -> 4 fp16. Per pair of values one ``prmt`` spreads
+# the bytes into sign-extended half-words; an ``and`` keeps each byte's magnitude (bits 0-6) and one copy of its sign
+# (bit 8), and a shift by 7 puts them at bits 7-13 and 15: 1.5 instructions per value. (Was 2: a second ``prmt`` for
+# the signs and a ``lop3``; H200, byte path, 64 x 64K: next_n 1 208 -> 198 us, next_n 2 303 -> 290. Building the
+# high and low byte of each half-word separately and interleaving them with ``prmt`` took 1.75 per value and ran as
+# slowly as the old code.) The words are loaded whole, 16 bytes per load. testing.ptx_model runs this text on CPU.
+E4M3_WORD_ASM = tl.constexpr("""{
         .reg .b32 v;
         prmt.b32 v, $4, 0, 0x9180;
         and.b32 v, v, 0x017F017F;
@@ -45,9 +42,14 @@ def _e4m3_word_to_f16(word):
         and.b32 v, v, 0x017F017F;
         shl.b32 v, v, 7;
         mov.b32 {$2, $3}, v;
-        }""",
-        constraints="=h,=h,=h,=h,r", args=[word], dtype=(tl.float16, tl.float16, tl.float16, tl.float16),
-        is_pure=True, pack=1)
+        }""")
+
+
+@triton.jit
+def _e4m3_word_to_f16(word):
+    """:data:`E4M3_WORD_ASM` on int32 words -> 4 fp16 each (``e4m3 / 256``, byte order)."""
+    return tl.inline_asm_elementwise(asm=E4M3_WORD_ASM, constraints="=h,=h,=h,=h,r", args=[word],
+                                     dtype=(tl.float16, tl.float16, tl.float16, tl.float16), is_pure=True, pack=1)
 
 
 @triton.jit
@@ -89,12 +91,12 @@ def _bytes_operand(words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
 @triton.jit
 def load_rows(rows, mask, MODE: tl.constexpr, DQ: tl.constexpr):
     """The ``DQ`` value bytes of the rows starting at pointers ``rows [R]`` (rows with ``mask`` false are not read;
-    ``mask`` None: every row is read): e4m3-typed or bytes ``[R, DQ]``, or in ``MODE_BYTES`` int32 words
+    ``mask`` None: every row is read): e4m3-typed ``[R, DQ]``, or in ``MODE_BYTES`` and ``MODE_FP4`` int32 words
     ``[R, DQ / 4]``, which keeps the loads 16 bytes wide and gives the decoder whole words (bytes let the compiler
     load them 2 at a time in the MMA's layout)."""
     # masked rows (zero-filled by cp.async) only reach outputs that are never stored: no `other`, which an
     # e4m3-typed load could not take
-    if MODE == MODE_BYTES:
+    if MODE != MODE_NATIVE:
         ptrs = rows.to(tl.pointer_type(tl.int32))[:, None] + tl.arange(0, DQ // 4)[None, :]
     else:
         ptrs = rows[:, None] + tl.arange(0, DQ)[None, :]
@@ -131,24 +133,94 @@ def _e2m1_times_scale(code, scale):
     return tl.where((code & 8) != 0, -value, value)
 
 
-@triton.jit
-def fp4_operand(packed, words, HALF_D: tl.constexpr):
-    """Packed e2m1 bytes ``[R, D/2]`` (element 2i in the low nibble) and int32 ue8m0 words ``[R]`` (byte k scales
-    elements [32k, 32k + 32)) -> bf16 ``[R, D]``."""
-    b = packed.to(tl.int32) & 0xFF
-    block = tl.arange(0, HALF_D) // 16  # packed byte i holds elements 2i, 2i+1, both in block i // 16
-    exponent = (words.to(tl.int32)[:, None] >> (8 * block)[None, :]) & 0xFF
-    # 2^(e - 127) from the fp32 exponent field; byte 0 is the subnormal 2^-127, byte 255 is NaN (OCP MX)
-    bits = tl.where(exponent == 0, 1 << 22, tl.where(exponent == 255, 0x7FC00000, exponent << 23))
-    scale = bits.to(tl.float32, bitcast=True)
-    lo = _e2m1_times_scale(b & 0xF, scale)
-    hi = _e2m1_times_scale(b >> 4, scale)
-    return tl.reshape(tl.join(lo, hi), [packed.shape[0], 2 * HALF_D]).to(tl.bfloat16)
+# The PTX decoder of one int32 word of packed e2m1 codes (element 2i in the low nibble of byte i) -> 8 bf16, times
+# the word's block scale ($9: bf16 bits, twice). Per 4 codes: their sign-cleared nibbles are a ``prmt`` selector
+# that looks up the low and the high byte of each magnitude's bf16 bits (0, 0.5, 1, 1.5, 2, 3, 4, 6) in two 8-byte
+# tables; a ``prmt`` in sign-replicating mode spreads each code's sign over a byte (even codes' signs moved to bit 7
+# by a shift), which sets bit 7 of the high bytes; two ``prmt`` interleave low and high bytes into bf16 pairs; an
+# ``fma.rn.bf16x2`` with -0 applies the scale: exact (a power of two times at most two significant bits), NaN for
+# scale byte 255. 2.5 instructions per value (the arithmetic decode took ~16). tests/cpu/test_ptx_decoders.py runs
+# this text on all codes and scale bytes (testing.ptx_model), tests/gpu the compiled decoder on a GPU.
+E2M1_WORD_ASM = tl.constexpr("""{
+        .reg .b32 sel, sgn, even, lo, hi, p, z;
+        mov.b32 z, 0x80008000;
+        shl.b32 even, $8, 4;
+        and.b32 sel, $8, 0x7777;
+        prmt.b32 lo, 0xC0800000, 0xC0804000, sel;
+        prmt.b32 hi, 0x3F3F3F00, 0x40404040, sel;
+        prmt.b32 sgn, even, $8, 0xD9C8;
+        and.b32 sgn, sgn, 0x80808080;
+        or.b32 hi, hi, sgn;
+        prmt.b32 p, lo, hi, 0x5140;
+        fma.rn.bf16x2 p, p, $9, z;
+        mov.b32 {$0, $1}, p;
+        prmt.b32 p, lo, hi, 0x7362;
+        fma.rn.bf16x2 p, p, $9, z;
+        mov.b32 {$2, $3}, p;
+        shr.u32 sel, $8, 16;
+        and.b32 sel, sel, 0x7777;
+        prmt.b32 lo, 0xC0800000, 0xC0804000, sel;
+        prmt.b32 hi, 0x3F3F3F00, 0x40404040, sel;
+        prmt.b32 sgn, even, $8, 0xFBEA;
+        and.b32 sgn, sgn, 0x80808080;
+        or.b32 hi, hi, sgn;
+        prmt.b32 p, lo, hi, 0x5140;
+        fma.rn.bf16x2 p, p, $9, z;
+        mov.b32 {$4, $5}, p;
+        prmt.b32 p, lo, hi, 0x7362;
+        fma.rn.bf16x2 p, p, $9, z;
+        mov.b32 {$6, $7}, p;
+        }""")
 
 
 @triton.jit
-def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr,
-                   HALF_D: tl.constexpr):
+def _e2m1_word_to_bf16(word, scale2):
+    """:data:`E2M1_WORD_ASM` on int32 words and their scales (bf16 bits in both halves) -> 8 bf16 (element order)."""
+    return tl.inline_asm_elementwise(asm=E2M1_WORD_ASM, constraints="=h,=h,=h,=h,=h,=h,=h,=h,r,r",
+                                     args=[word, scale2], dtype=(tl.bfloat16,) * 8, is_pure=True, pack=1)
+
+
+@triton.jit
+def _exact_bf16(x):
+    """fp32 values that bf16 holds exactly -> bf16, as the top half of their bits (the interpreter's conversion
+    flushes subnormals to zero)."""
+    return (x.to(tl.int32, bitcast=True) >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
+
+
+@triton.jit
+def fp4_operand(words, sf_words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
+    """Packed e2m1 as int32 words ``[R, D/8]`` (element 2i in the low nibble of byte i) and int32 ue8m0 words ``[R]``
+    (byte k scales elements [32k, 32k + 32)) -> bf16 ``[R, D]``, in memory order or with ``FRAGMENT`` in the MMA
+    fragment's K order (as :func:`_bytes_operand`, a word's 8 values as 4 pairs). ``ASM``: the PTX decoder, else
+    the same values in plain Triton (the interpreter)."""
+    R: tl.constexpr = words.shape[0]
+    W: tl.constexpr = words.shape[1]
+    block = tl.arange(0, W) // 4  # word m holds elements 8m .. 8m + 7, all in block m // 4
+    exponent = (sf_words.to(tl.int32)[:, None] >> (8 * block)[None, :]) & 0xFF  # [R, W]
+    if ASM:
+        # 2^(e - 127) in bf16 bits: byte 0 is the subnormal 2^-127, byte 255 is NaN (OCP MX)
+        bits = tl.where(exponent == 0, 0x40, tl.where(exponent == 255, 0x7FC0, exponent << 7))
+        v0, v1, v2, v3, v4, v5, v6, v7 = _e2m1_word_to_bf16(words, bits | (bits << 16))
+    else:
+        bits = tl.where(exponent == 0, 1 << 22, tl.where(exponent == 255, 0x7FC00000, exponent << 23))
+        scale = bits.to(tl.float32, bitcast=True)
+        v0 = _exact_bf16(_e2m1_times_scale(words & 0xF, scale))
+        v1 = _exact_bf16(_e2m1_times_scale((words >> 4) & 0xF, scale))
+        v2 = _exact_bf16(_e2m1_times_scale((words >> 8) & 0xF, scale))
+        v3 = _exact_bf16(_e2m1_times_scale((words >> 12) & 0xF, scale))
+        v4 = _exact_bf16(_e2m1_times_scale((words >> 16) & 0xF, scale))
+        v5 = _exact_bf16(_e2m1_times_scale((words >> 20) & 0xF, scale))
+        v6 = _exact_bf16(_e2m1_times_scale((words >> 24) & 0xF, scale))
+        v7 = _exact_bf16(_e2m1_times_scale((words >> 28) & 0xF, scale))
+    # joins add a last axis: [R, W, 4, 2] with (i, j) -> value 2i + j of each word
+    x = tl.join(tl.join(tl.join(v0, v4), tl.join(v2, v6)), tl.join(tl.join(v1, v5), tl.join(v3, v7)))
+    if FRAGMENT:  # (q, m, i, j) -> (m, i, q, j): lane quarter q's pairs at K = 32m + 8i + 2q + j
+        x = tl.permute(tl.reshape(x, [R, 4, W // 4, 4, 2]), [0, 2, 3, 1, 4])
+    return tl.reshape(x, [R, 8 * W])
+
+
+@triton.jit
+def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     """Loaded rows of values -> a ``tl.dot`` operand: FP8 (:func:`fp8_operand`), or MXFP4 with the ue8m0 words
     loaded here from ``sf_ptrs`` (one per row, masked by ``mask`` unless it is None)."""
     if MODE == MODE_FP4:
@@ -156,7 +228,7 @@ def decode_operand(raw, sf_ptrs, mask, MODE: tl.constexpr, ASM: tl.constexpr, FR
             words = tl.load(sf_ptrs)
         else:
             words = tl.load(sf_ptrs, mask=mask, other=0)
-        operand = fp4_operand(raw, words, HALF_D)
+        operand = fp4_operand(raw, words, ASM, FRAGMENT)
     else:
         operand = fp8_operand(raw, MODE, ASM, FRAGMENT)
     return operand
@@ -172,7 +244,7 @@ def load_query(q_ptr, q_sf_ptr, w_ptr, stride_w, row0, first, n, n_rows, H: tl.c
     ok_n = row_n < n_rows
     qrow = (row0 + row_n).to(tl.int64) * H + n % H  # (row, head) index into q
     raw = load_rows(q_ptr + qrow * DQ, ok_n, MODE, DQ)
-    q = decode_operand(raw, q_sf_ptr + qrow, ok_n, MODE, ASM, FRAGMENT, DQ)
+    q = decode_operand(raw, q_sf_ptr + qrow, ok_n, MODE, ASM, FRAGMENT)
     w = tl.load(w_ptr + (row0 + row_n).to(tl.int64) * stride_w + n % H, mask=ok_n, other=0.0)
     return tl.trans(q), w
 

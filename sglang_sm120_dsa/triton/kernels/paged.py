@@ -271,7 +271,7 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
     key_ptr, scale_ptr = _key_pointers(kv_ptr, page_off, slot, block_kv, DQ)
     # MXFP4 keeps its masks: unmasked, its (spilling) loop ran 4% slower on an H200
     load_mask = in_range if MODE == MODE_FP4 else None
-    k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE, ASM, FRAGMENT, DQ)
+    k = decode_operand(load_rows(key_ptr, load_mask, MODE, DQ), scale_ptr, load_mask, MODE, ASM, FRAGMENT)
     kscale = tl.zeros([BLOCK_T], tl.float32)  # FP4 keys carry their scales in the operand
     if MODE != MODE_FP4:
         kscale = tl.load(scale_ptr.to(tl.pointer_type(tl.float32)))

@@ -91,7 +91,7 @@ def _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ: tl.constexpr, BLOCK_KV: tl.const
     """(key indices, their scales, the MMA operand) of key tile ``t`` (scales 0 for MXFP4: in the operand)."""
     key = t * BLOCK_KV + tl.arange(0, BLOCK_KV).to(tl.int64)  # t is int64: tile_lo/hi come from int64 keys
     k_ok = (key >= 0) & (key < seq_len_kv)
-    k = decode_operand(load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ), kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT, DQ)
+    k = decode_operand(load_rows(kv_ptr + key * DQ, k_ok, MODE, DQ), kv_sf_ptr + key, k_ok, MODE, ASM, FRAGMENT)
     kscale = tl.zeros([BLOCK_KV], tl.float32)
     if MODE != MODE_FP4:
         kscale = tl.load(kv_sf_ptr + key, mask=k_ok, other=0.0)
