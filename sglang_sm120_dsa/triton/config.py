@@ -239,17 +239,18 @@ def mma_sync(arch: int | None) -> bool:
 
 
 def fragment_order(arch: int | None, mode: int, heads: int, rows: int) -> bool:
-    """Whether the paged kernel decodes bytes into the MMA fragment's K order (its ``FRAGMENT`` constexpr,
-    kernels.decode._bytes_operand) rather than memory order. On wgmma (sm_90) always. On mma.sync archs in the
-    byte mode where every dot has at most 64 query columns (split heads, a dot per row: Triton gives each warp whole
-    tokens then, warpsPerCTA [4, 1]) with Triton >= 3.9, which then takes the decoded words into a 2-wide
-    fragment in registers and loads the query fragments with ``ldmatrix``. sm_80 token loop, instructions per
+    """Whether the paged kernel decodes keys into the MMA fragment's K order (its ``FRAGMENT`` constexpr,
+    kernels.decode._bytes_operand, fp4_operand) rather than memory order. On wgmma (sm_90) always. On mma.sync archs
+    in the decoded modes (bytes, MXFP4) where every dot has at most 64 query columns (split heads, a dot per row:
+    Triton gives each warp whole tokens then, warpsPerCTA [4, 1]) with Triton >= 3.9, which then takes the decoded
+    words into a 2-wide fragment in registers and loads the query fragments with ``ldmatrix``. sm_80 token loop, instructions per
     64-token tile (H=64, 64-token pages): next_n 1 481 -> 442, next_n 2 781 -> 652 (38 spill loads and stores
     -> 5), the decoded tile's shared-memory round trip gone; on an H100 (SM80's program, Triton 3.9) 1.28-1.85x
     faster over the benchmark grid, 64 x 64K next_n 1 419 -> 270 us, next_n 2 728 -> 425. Wider dots split each
     token's heads over warps (2 x 2 or 1 x 4), which would decode each key two or four times (H=32 next_n 2: 1030
     -> 1332). Triton 3.6 and 3.7 build a 4-wide fragment for an operand made by joins (3.6: 519 -> 776, 30-48%
-    longer on the H100) and 3.8 decodes each key twice (457 -> 602), so they keep memory order."""
+    longer on the H100) and 3.8 decodes each key twice (457 -> 602), so they keep memory order. MXFP4 (CPU SASS
+    only, Triton 3.9, H=64): sm_80 next_n 1 520 -> 509, next_n 2 708 -> 687."""
     return _fragment_fits(arch, mode, dot_columns(heads, rows, split_heads(arch, mode, heads, rows)))
 
 
@@ -257,7 +258,7 @@ def _fragment_fits(arch: int | None, mode: int, columns: int) -> bool:
     """:func:`fragment_order`'s rule for a kernel whose dots have ``columns`` query columns."""
     if wgmma(arch):
         return True
-    return mma_sync(arch) and mode == MODE_BYTES.value and triton_version() >= (3, 9) and columns <= 64
+    return mma_sync(arch) and mode != MODE_NATIVE.value and triton_version() >= (3, 9) and columns <= 64
 
 
 def ragged_row_dots(arch: int | None, heads: int) -> bool:

@@ -338,9 +338,9 @@ def test_split_heads_rule() -> None:
 
 
 def test_fragment_order_rule(monkeypatch) -> None:
-    """The paged kernel's byte decoder writes the MMA fragment's K order on sm_90 (every mode: its constexpr is
-    unused outside the byte mode), and on mma.sync archs only in the byte mode, where each dot has at most 64 query
-    columns, with Triton >= 3.9 (3.6-3.8 build a 4-wide fragment, measured slower); memory order elsewhere."""
+    """The paged kernel's decoders write the MMA fragment's K order on sm_90 (every mode: its constexpr is unused in
+    the native mode), and on mma.sync archs only in the decoded modes (bytes, MXFP4), where each dot has at most 64
+    query columns, with Triton >= 3.9 (3.6-3.8 build a 4-wide fragment, measured slower); memory order elsewhere."""
     from sglang_sm120_dsa.triton.config import fragment_order
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
     from sglang_sm120_dsa.triton.kernels.decode import MODE_FP4
@@ -352,7 +352,8 @@ def test_fragment_order_rule(monkeypatch) -> None:
         # (heads, rows): split heads (next_n 1), a dot per row of two, a small single dot; then 128 columns
         assert all(fragment_order(arch, bytes_, h, r) for h, r in ((64, 1), (128, 1), (32, 1), (64, 2), (8, 2)))
         assert not fragment_order(arch, bytes_, 32, 4) and not fragment_order(arch, bytes_, 16, 8), arch
-        assert not fragment_order(arch, MODE_NATIVE.value, 64, 1) and not fragment_order(arch, MODE_FP4.value, 64, 1)
+        assert not fragment_order(arch, MODE_NATIVE.value, 64, 1) and fragment_order(arch, MODE_FP4.value, 64, 1)
+        assert not fragment_order(arch, MODE_FP4.value, 32, 4)
     assert all(fragment_order(90, mode, 64, 1) for mode in (bytes_, MODE_NATIVE.value, MODE_FP4.value))
     assert not fragment_order(100, bytes_, 64, 1)
     monkeypatch.setattr(config, "triton_version", lambda: (3, 8))
@@ -362,7 +363,7 @@ def test_fragment_order_rule(monkeypatch) -> None:
 def test_ragged_row_dots_rule(monkeypatch) -> None:
     """The ragged kernel takes a dot per row where its two rows of 64 heads would otherwise share a 128-column
     dot, on mma.sync archs with Triton >= 3.9; its fragment order then follows the paged kernel's rule for 64
-    columns (bytes only). Hopper keeps one dot and fragment order in every mode; other head counts keep one dot."""
+    columns (bytes and MXFP4). Hopper keeps one dot and fragment order in every mode; other head counts keep one dot."""
     from sglang_sm120_dsa.triton.config import ragged_fragment
     from sglang_sm120_dsa.triton.config import ragged_row_dots
     from sglang_sm120_dsa.triton.kernels.decode import MODE_BYTES
@@ -373,7 +374,7 @@ def test_ragged_row_dots_rule(monkeypatch) -> None:
     monkeypatch.setattr(config, "triton_version", lambda: (3, 9))
     for arch in (None, 80, 86, 89, 120, 121):
         assert ragged_row_dots(arch, 64) and ragged_fragment(arch, bytes_, 64), arch
-        assert not ragged_fragment(arch, MODE_NATIVE.value, 64) and not ragged_fragment(arch, MODE_FP4.value, 64)
+        assert not ragged_fragment(arch, MODE_NATIVE.value, 64) and ragged_fragment(arch, MODE_FP4.value, 64)
         for heads in (8, 16, 32, 128):  # 16 rows x 8 heads ... one row x 128: one dot of 128 columns
             assert not ragged_row_dots(arch, heads) and not ragged_fragment(arch, bytes_, heads), (arch, heads)
     for arch in (90, 100):
