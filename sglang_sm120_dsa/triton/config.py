@@ -240,17 +240,17 @@ def mma_sync(arch: int | None) -> bool:
 
 def fragment_order(arch: int | None, mode: int, heads: int, rows: int) -> bool:
     """Whether the paged kernel decodes keys into the MMA fragment's K order (its ``FRAGMENT`` constexpr,
-    kernels.decode._bytes_operand, fp4_operand) rather than memory order. On wgmma (sm_90) always. On mma.sync archs
-    in the decoded modes (bytes, MXFP4) where every dot has at most 64 query columns (split heads, a dot per row:
-    Triton gives each warp whole tokens then, warpsPerCTA [4, 1]) with Triton >= 3.9, which then takes the decoded
-    words into a 2-wide fragment in registers and loads the query fragments with ``ldmatrix``. sm_80 token loop, instructions per
-    64-token tile (H=64, 64-token pages): next_n 1 481 -> 442, next_n 2 781 -> 652 (38 spill loads and stores
-    -> 5), the decoded tile's shared-memory round trip gone; on an H100 (SM80's program, Triton 3.9) 1.28-1.85x
-    faster over the benchmark grid, 64 x 64K next_n 1 419 -> 270 us, next_n 2 728 -> 425. Wider dots split each
-    token's heads over warps (2 x 2 or 1 x 4), which would decode each key two or four times (H=32 next_n 2: 1030
-    -> 1332). Triton 3.6 and 3.7 build a 4-wide fragment for an operand made by joins (3.6: 519 -> 776, 30-48%
-    longer on the H100) and 3.8 decodes each key twice (457 -> 602), so they keep memory order. MXFP4 (CPU SASS
-    only, Triton 3.9, H=64): sm_80 next_n 1 520 -> 509, next_n 2 708 -> 687."""
+    kernels.decode._bytes_operand, fp4_operand) rather than memory order. On wgmma (sm_90) always. On mma.sync archs in
+    the decoded modes (bytes, MXFP4) where every dot has at most 64 query columns (split heads, a dot per row: Triton
+    gives each warp whole tokens then, warpsPerCTA [4, 1]) with Triton >= 3.9, which then takes the decoded words into a
+    2-wide fragment in registers and loads the query fragments with ``ldmatrix``. sm_80 token loop, instructions per
+    64-token tile (H=64, 64-token pages): next_n 1 481 -> 442, next_n 2 781 -> 652 (38 spill loads and stores -> 5), the
+    decoded tile's shared-memory round trip gone; on an H100 (SM80's program, Triton 3.9) 1.28-1.85x faster over the
+    benchmark grid, 64 x 64K next_n 1 419 -> 270 us, next_n 2 728 -> 425. Wider dots split each token's heads over warps
+    (2 x 2 or 1 x 4), which would decode each key two or four times (H=32 next_n 2: 1030 -> 1332). Triton 3.6 and 3.7
+    build a 4-wide fragment for an operand made by joins (3.6: 519 -> 776, 30-48% longer on the H100) and 3.8 decodes
+    each key twice (457 -> 602), so they keep memory order. MXFP4 (CPU SASS only, Triton 3.9, H=64): sm_80 next_n 1 520
+    -> 509, next_n 2 708 -> 687."""
     return _fragment_fits(arch, mode, dot_columns(heads, rows, split_heads(arch, mode, heads, rows)))
 
 
@@ -277,10 +277,10 @@ def ragged_lane_sums(arch: int | None, block_kv: int) -> bool:
     """Whether the ragged kernel's one-dot form (``ROW_DOTS`` off) sums each query row's heads as FFMA chains over
     each lane's own accumulator columns (its ``LANE_SUMS``, ``decode.row_sums``) instead of ``tl.sum``'s tree, which
     leaves half the products as FMULs: where ``tl.dot``'s accumulator has the MMA layout (mma.sync, wgmma), with
-    64-key tiles (decode.head_sum's limit: at 128, the MXFP4 tables' size, sm_80 H=32 moved the regrouped scores
-    through shared memory, 36 -> 64 stores per tile). Token loop, Triton 3.9, H=64 / 32: sm_90 native 369 -> 334 /
-    455 -> 420 instructions, bytes 496 -> 463 / 564 -> 535; sm_80 bytes H=32 1164 -> 763. Not tcgen05 (sm_100), whose
-    accumulator lays columns out otherwise (its loop grew, 582 -> 636 native H=64)."""
+    64-key tiles (decode.head_sum's limit: at 128, the MXFP4 tables' size until 2026-12-08, sm_80 H=32 moved the
+    regrouped scores through shared memory, 36 -> 64 stores per tile). Token loop, Triton 3.9, H=64 / 32: sm_90
+    native 369 -> 334 / 455 -> 420 instructions, bytes 496 -> 463 / 564 -> 535; sm_80 bytes H=32 1164 -> 763. Not
+    tcgen05 (sm_100), whose accumulator lays columns out otherwise (its loop grew, 582 -> 636 native H=64)."""
     return (mma_sync(arch) or wgmma(arch)) and block_kv == 64
 
 

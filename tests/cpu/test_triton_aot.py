@@ -211,11 +211,11 @@ def _warps_of_ragged_dots() -> dict:
 def test_ragged_row_dots_give_each_warp_whole_tokens() -> None:
     """What config.ragged_row_dots relies on: on sm_80 the ragged kernel's dot per row (H=64, two rows) gets
     warpsPerCTA [4, 1] (each warp whole tokens) with bytes and MXFP4, while one dot of 128 columns (H=128) puts each
-    token's heads on several warps."""
+    token's heads on several warps (64-key tiles in both modes since 2026-12-08: MXFP4 had [2, 2] at 128)."""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         found = pool.submit(_warps_of_ragged_dots).result()
     assert found == {(64, 1): {"warpsPerCTA = [4, 1]"}, (64, 2): {"warpsPerCTA = [4, 1]"},
-                     (128, 1): {"warpsPerCTA = [1, 4]"}, (128, 2): {"warpsPerCTA = [2, 2]"}}, found
+                     (128, 1): {"warpsPerCTA = [1, 4]"}, (128, 2): {"warpsPerCTA = [1, 4]"}}, found
 
 
 def _ragged_head_sum_loops() -> dict:
