@@ -5,8 +5,9 @@ runs it for two checkouts, so that a change is measured against its base on the 
     python scripts/ab_kernels.py paged MODES CASES TAG    # CASES: batch x context x next_n [x H], e.g. 64x65536x2
 
 MODES: comma-separated Triton modes of testing.families.family_env ("" or auto, native, bytes, portable, sm80,
-sm86, sm89, sm120); a trailing "fp4" (ragged) runs the MXFP4 op. Prints µs, TFLOPS (ragged) and DeepGEMM's time on
-the valid columns' logits (calc_diff, -inf masks); asserts that a rerun gives the same valid logits bitwise.
+sm86, sm89, sm120); a trailing "fp4" runs the MXFP4 op (no DeepGEMM beside it). Prints µs, TFLOPS (ragged) and
+DeepGEMM's time on the valid columns' logits (calc_diff, -inf masks); asserts that a rerun gives the same valid logits
+bitwise.
 """
 
 from __future__ import annotations
@@ -60,16 +61,20 @@ def ragged_case(tag: str, mode: str, s: int, skv: int, deep_gemm, heads: int = 6
 
 def paged_case(tag: str, mode: str, batch: int, ctx: int, next_n: int, deep_gemm, heads: int = 64) -> None:
     # (testing.benchmark_paged_case's inputs, spelled out: the base checkouts this runs against may predate it)
-    case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=ctx, seed=batch + ctx, poison=False,
+    fp4 = mode.endswith("fp4")
+    case = make_paged_case(batch, next_n, heads, 128, 64, avg_context=ctx, fp4=fp4, seed=batch + ctx, poison=False,
                            device="cuda")
     args = (case.q, case.kv_cache, case.weights, case.context_lens, case.block_table)
+    op = dsa.fp8_fp4_paged_mqa_logits if fp4 else dsa.fp8_paged_mqa_logits
     meta = dsa.get_paged_mqa_logits_metadata(case.context_lens, 64, dsa.get_num_sms())
-    dmeta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
-    width = dsa.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False).shape[1]
+    width = op(*args, meta, case.max_context_len, False).shape[1]
     valid = torch.arange(width, device="cuda")[None, :] < case.context_lens.reshape(-1, 1).to(torch.int64)
+    reference = None  # (DeepGEMM 0.1.4.post1 has no MXFP4 op)
+    if not fp4:
+        dmeta = deep_gemm.get_paged_mqa_logits_metadata(case.context_lens, 64, deep_gemm.get_num_sms())
+        reference = lambda: deep_gemm.fp8_paged_mqa_logits(*args, dmeta, case.max_context_len, False)  # noqa: E731
     compare(tag, f"{mode or 'auto':8s} {batch}x{ctx} n{next_n}" + (f" H={heads}" if heads != 64 else ""),
-            lambda: dsa.fp8_paged_mqa_logits(*args, meta, case.max_context_len, False), valid,
-            lambda: deep_gemm.fp8_paged_mqa_logits(*args, dmeta, case.max_context_len, False))
+            lambda: op(*args, meta, case.max_context_len, False), valid, reference)
 
 
 def main() -> None:
