@@ -141,36 +141,31 @@ def _e2m1_times_scale(code, scale):
 # ``fma.rn.bf16x2`` with -0 applies the scale: exact (a power of two times at most two significant bits), NaN for
 # scale byte 255. 2.5 instructions per value (the arithmetic decode took ~16). tests/cpu/test_ptx_decoders.py runs
 # this text on all codes and scale bytes (testing.ptx_model), tests/gpu the compiled decoder on a GPU.
-E2M1_WORD_ASM = tl.constexpr("""{
-        .reg .b32 sel, sgn, even, lo, hi, p, z;
-        mov.b32 z, 0x80008000;
-        shl.b32 even, $8, 4;
-        and.b32 sel, $8, 0x7777;
-        prmt.b32 lo, 0xC0800000, 0xC0804000, sel;
-        prmt.b32 hi, 0x3F3F3F00, 0x40404040, sel;
-        prmt.b32 sgn, even, $8, 0xD9C8;
-        and.b32 sgn, sgn, 0x80808080;
-        or.b32 hi, hi, sgn;
-        prmt.b32 p, lo, hi, 0x5140;
-        fma.rn.bf16x2 p, p, $9, z;
-        mov.b32 {$0, $1}, p;
-        prmt.b32 p, lo, hi, 0x7362;
-        fma.rn.bf16x2 p, p, $9, z;
-        mov.b32 {$2, $3}, p;
-        shr.u32 sel, $8, 16;
+def _e2m1_half(selector: str, signs: str, first: int) -> str:
+    """The PTX of :data:`E2M1_WORD_ASM` for 4 of the word's codes: ``selector`` (their nibbles in bits 0-15, from
+    ``$8``), the sign selector ``signs``, outputs ``$first`` to ``$first + 3``."""
+    return f"""{selector}
         and.b32 sel, sel, 0x7777;
         prmt.b32 lo, 0xC0800000, 0xC0804000, sel;
         prmt.b32 hi, 0x3F3F3F00, 0x40404040, sel;
-        prmt.b32 sgn, even, $8, 0xFBEA;
+        prmt.b32 sgn, even, $8, {signs};
         and.b32 sgn, sgn, 0x80808080;
         or.b32 hi, hi, sgn;
         prmt.b32 p, lo, hi, 0x5140;
         fma.rn.bf16x2 p, p, $9, z;
-        mov.b32 {$4, $5}, p;
+        mov.b32 {{${first}, ${first + 1}}}, p;
         prmt.b32 p, lo, hi, 0x7362;
         fma.rn.bf16x2 p, p, $9, z;
-        mov.b32 {$6, $7}, p;
-        }""")
+        mov.b32 {{${first + 2}, ${first + 3}}}, p;"""
+
+
+E2M1_WORD_ASM = tl.constexpr(f"""{{
+        .reg .b32 sel, sgn, even, lo, hi, p, z;
+        mov.b32 z, 0x80008000;
+        shl.b32 even, $8, 4;
+        {_e2m1_half("mov.b32 sel, $8;", "0xD9C8", 0)}
+        {_e2m1_half("shr.u32 sel, $8, 16;", "0xFBEA", 4)}
+        }}""")
 
 
 @triton.jit
