@@ -106,8 +106,15 @@ PAGED_GRID = [  # heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen
     (64, 128, 32, 2, False, True, False), (16, 64, 64, 1, True, True, True), (128, 64, 128, 4, True, True, False)]
 
 
+def _paged_id(mode, heads, head_dim, block_kv, next_n, lens_2d, fp4, varlen) -> str:
+    """A case's id, naming its MXFP4 and varlen cases (``-k fp4`` selects them)."""
+    return (f"{mode}-H{heads}-D{head_dim}-page{block_kv}-n{next_n}-{'2d' if lens_2d else '1d'}"
+            + ("-fp4" if fp4 else "") + ("-varlen" if varlen else ""))
+
+
 @pytest.mark.parametrize("mode,heads,head_dim,block_kv,next_n,lens_2d,fp4,varlen",
-                         [(m, *case) for case in PAGED_GRID for m in PATHS if m in FP4_PATHS or not case[5]])
+                         [pytest.param(m, *case, id=_paged_id(m, *case))
+                          for case in PAGED_GRID for m in PATHS if m in FP4_PATHS or not case[5]])
 def test_paged_against_reference(family, record_property, mode, heads, head_dim, block_kv, next_n, lens_2d, fp4,
                                  varlen) -> None:
     case = make_paged_case(24, next_n, heads, head_dim, block_kv, avg_context=3000, lens_2d=lens_2d, fp4=fp4,
