@@ -79,12 +79,19 @@ def _bytes_operand(words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
         v1 = _e4m3_byte_to_f16(words, 8)
         v2 = _e4m3_byte_to_f16(words, 16)
         v3 = _e4m3_byte_to_f16(words, 24)
-    R: tl.constexpr = words.shape[0]
-    K: tl.constexpr = 4 * words.shape[1]
     # join adds a last axis: [R, W, 2, 2] with (i, j) -> value 2i + j of each word
-    x = tl.join(tl.join(v0, v2), tl.join(v1, v3))
-    if FRAGMENT:
-        x = tl.permute(tl.reshape(x, [R, 4, K // 16, 2, 2]), [0, 2, 3, 1, 4])  # (q, m, i, j) -> (m, i, q, j)
+    return _in_k_order(tl.join(tl.join(v0, v2), tl.join(v1, v3)), 2, FRAGMENT)
+
+
+@triton.jit
+def _in_k_order(x, PAIRS: tl.constexpr, FRAGMENT: tl.constexpr):
+    """Decoded words ``[R, W, ...]`` (each word's ``2 * PAIRS`` values in order) -> ``[R, K]``, in memory order or with
+    ``FRAGMENT`` in the fragment's: lane quarter ``q``'s pair ``i`` of its word ``m`` at K ``8 * PAIRS * m + 8i + 2q +
+    j`` (:func:`_bytes_operand`)."""
+    R: tl.constexpr = x.shape[0]
+    K: tl.constexpr = x.shape[1] * 2 * PAIRS
+    if FRAGMENT:  # (q, m, i, j) -> (m, i, q, j)
+        x = tl.permute(tl.reshape(x, [R, 4, K // (8 * PAIRS), PAIRS, 2]), [0, 2, 3, 1, 4])
     return tl.reshape(x, [R, K])
 
 
@@ -188,7 +195,6 @@ def fp4_operand(words, sf_words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
     (byte k scales elements [32k, 32k + 32)) -> bf16 ``[R, D]``, in memory order or with ``FRAGMENT`` in the MMA
     fragment's K order (as :func:`_bytes_operand`, a word's 8 values as 4 pairs). ``ASM``: the PTX decoder, else
     the same values in plain Triton (the interpreter)."""
-    R: tl.constexpr = words.shape[0]
     W: tl.constexpr = words.shape[1]
     block = tl.arange(0, W) // 4  # word m holds elements 8m .. 8m + 7, all in block m // 4
     exponent = (sf_words.to(tl.int32)[:, None] >> (8 * block)[None, :]) & 0xFF  # [R, W]
@@ -207,11 +213,9 @@ def fp4_operand(words, sf_words, ASM: tl.constexpr, FRAGMENT: tl.constexpr):
         v5 = _exact_bf16(_e2m1_times_scale((words >> 20) & 0xF, scale))
         v6 = _exact_bf16(_e2m1_times_scale((words >> 24) & 0xF, scale))
         v7 = _exact_bf16(_e2m1_times_scale((words >> 28) & 0xF, scale))
-    # joins add a last axis: [R, W, 4, 2] with (i, j) -> value 2i + j of each word
-    x = tl.join(tl.join(tl.join(v0, v4), tl.join(v2, v6)), tl.join(tl.join(v1, v5), tl.join(v3, v7)))
-    if FRAGMENT:  # (q, m, i, j) -> (m, i, q, j): lane quarter q's pairs at K = 32m + 8i + 2q + j
-        x = tl.permute(tl.reshape(x, [R, 4, W // 4, 4, 2]), [0, 2, 3, 1, 4])
-    return tl.reshape(x, [R, 8 * W])
+    # joins add last axes: [R, W, 2, 2, 2] with (h, i, j) -> value 4h + 2i + j of each word
+    return _in_k_order(tl.join(tl.join(tl.join(v0, v4), tl.join(v2, v6)), tl.join(tl.join(v1, v5), tl.join(v3, v7))),
+                       4, FRAGMENT)
 
 
 @triton.jit
@@ -278,13 +282,17 @@ def lane_sums(s, w, R: tl.constexpr, ROWS: tl.constexpr = 1):
 
 
 @triton.jit
-def row_sums(s, w, ROWS: tl.constexpr):
+def row_sums(s, w, ROWS: tl.constexpr, LANE_SUMS: tl.constexpr):
     """Per token, each query row's sum over its heads of ReLU(score) x head weight, from the accumulator ``s [T,
-    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``, as :func:`lane_sums`' FFMA chains,
-    then the sum across the quad (``tl.sum`` over a row's heads adds in a tree, which leaves half the products as
-    FMULs). The ragged kernel's one-dot form and the paged kernel's dot over a group of rows run it
+    ROWS * H]`` (column ``n``: head ``n % H`` of row ``n // H``): ``[T, ROWS]``. ``LANE_SUMS``: as :func:`lane_sums`'
+    FFMA chains, then the sum across the quad; else ``tl.sum`` over a row's heads, which adds in a tree and leaves half
+    the products as FMULs. The ragged kernel's one-dot form and the paged kernel's dot over a group of rows run it
     (config.ragged_lane_sums, config.paged_lane_sums)."""
-    return tl.sum(tl.reshape(lane_sums(s, w, 1, ROWS), [s.shape[0], 4, ROWS]), axis=1)
+    if LANE_SUMS:
+        out = tl.sum(tl.reshape(lane_sums(s, w, 1, ROWS), [s.shape[0], 4, ROWS]), axis=1)
+    else:
+        out = tl.sum(tl.reshape(tl.maximum(s, 0.0) * w[None, :], [s.shape[0], ROWS, s.shape[1] // ROWS]), axis=2)
+    return out
 
 
 @triton.jit

@@ -287,10 +287,7 @@ def _tile(kv_ptr, out_ptr, page_off, slot, t0, t_end, block_kv, out_bf16, q, w, 
                        tl.max(tl.where(rr == 1, out_rows, 0), axis=0), out_bf16, MODE)
     else:
         scores = tl.dot(k, q)  # [BLOCK_T, N] fp32 (q: transposed, see load_query)
-        if LANE_SUMS:
-            logits = row_sums(scores, w, ROWS)  # [BLOCK_T, ROWS]
-        else:
-            logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_T, ROWS, H]), axis=2)
+        logits = row_sums(scores, w, ROWS, LANE_SUMS)  # [BLOCK_T, ROWS]
         if MODE != MODE_FP4:
             logits = times_key_scale(logits, kscale, MODE)
         logits = tl.trans(logits)  # [ROWS, BLOCK_T]

@@ -111,10 +111,7 @@ def _one_dot(q_ptr, q_sf_ptr, kv_ptr, kv_sf_ptr, w_ptr, out_ptr, stride_w, seq_l
     for t in tl.range(tile_lo, tile_hi, num_stages=NUM_STAGES):
         key, kscale, k = _keys(kv_ptr, kv_sf_ptr, t, seq_len_kv, DQ, BLOCK_KV, MODE, ASM, FRAGMENT)
         scores = tl.dot(k, qt)  # [BLOCK_KV, N]
-        if LANE_SUMS:
-            logits = row_sums(scores, w, BLOCK_Q)  # [BLOCK_KV, BLOCK_Q]
-        else:
-            logits = tl.sum(tl.reshape(tl.maximum(scores, 0.0) * w[None, :], [BLOCK_KV, BLOCK_Q, H]), axis=2)
+        logits = row_sums(scores, w, BLOCK_Q, LANE_SUMS)  # [BLOCK_KV, BLOCK_Q]
         if MODE != MODE_FP4:
             logits = times_key_scale(logits, kscale, MODE)
         logits = tl.trans(logits)  # [BLOCK_Q, BLOCK_KV]
