@@ -308,6 +308,24 @@ def rows_per_group(heads: int, rows: int) -> int:
     return group
 
 
+def paged_constexprs(arch: int | None, mode: int, heads: int, head_dim: int, rows: int, tiles: dict, one: bool,
+                     asm: bool) -> dict:
+    """The tl paged kernel's constexprs for a tile entry (``rows``: :func:`rows_per_group`; ``one``: ONE_PAGE;
+    ``asm``: PTX decoding, off in the interpreter): what the launcher passes and variants.py compiles ahead."""
+    return {"H": heads, "D": head_dim, "ROWS": rows, "BLOCK_T": tiles["block_t"], "ATOM": ATOM, "MODE": mode,
+            "NUM_STAGES": tiles["num_stages"], "ONE_PAGE": one, "ASM": asm,
+            "FRAGMENT": fragment_order(arch, mode, heads, rows), "SPLIT": split_heads(arch, mode, heads, rows),
+            "LANE_SUMS": paged_lane_sums(arch, tiles["block_t"])}
+
+
+def ragged_constexprs(arch: int | None, mode: int, heads: int, head_dim: int, tiles: dict, asm: bool) -> dict:
+    """The ragged kernel's constexprs for a tile entry, as :func:`paged_constexprs`."""
+    return {"H": heads, "D": head_dim, "BLOCK_Q": ragged_block_q(heads), "BLOCK_KV": tiles["block_kv"],
+            "CHUNK": tiles["chunk"], "MODE": mode, "NUM_STAGES": tiles["num_stages"], "ASM": asm,
+            "FRAGMENT": ragged_fragment(arch, mode, heads), "ROW_DOTS": ragged_row_dots(arch, heads),
+            "LANE_SUMS": ragged_lane_sums(arch, tiles["block_kv"])}
+
+
 def sm90_tf32(entry: dict) -> bool:
     """Whether an ``sm90`` section sums the heads as a tf32 wgmma (``"sums": "tf32"``) instead of FFMA chains."""
     sums = entry.get("sums", "ffma")

@@ -24,24 +24,19 @@ from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import arch_of
 from .config import fp8_mode
-from .config import fragment_order
 from .config import log2_split
 from .config import lowering
 from .config import metadata_launch
 from .config import one_page
+from .config import paged_constexprs
 from .config import paged_family
-from .config import paged_lane_sums
 from .config import paged_tiles
 from .config import programs_per_sm
-from .config import ragged_block_q
 from .config import ragged_buckets
-from .config import ragged_fragment
-from .config import ragged_lane_sums
-from .config import ragged_row_dots
+from .config import ragged_constexprs
 from .config import ragged_tiles
 from .config import rows_per_group
 from .config import sm90_tf32
-from .config import split_heads
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
 from .kernels.decode import MODE_NATIVE
@@ -164,10 +159,7 @@ def _make_paged_plan(device: torch.device, settings: tuple, heads: int, head_dim
     group = rows_per_group(heads, ATOM if varlen else next_n)  # rows per dot
     one = one_page(block_kv, tiles)
     programs = programs_per_sm(tiles, one)
-    constexprs = {"H": heads, "D": head_dim, "ROWS": group, "BLOCK_T": tiles["block_t"], "ATOM": ATOM, "MODE": mode,
-                  "NUM_STAGES": tiles["num_stages"], "ONE_PAGE": one, "ASM": _ASM,
-                  "FRAGMENT": fragment_order(arch, mode, heads, group), "SPLIT": split_heads(arch, mode, heads, group),
-                  "LANE_SUMS": paged_lane_sums(arch, tiles["block_t"])}
+    constexprs = paged_constexprs(arch, mode, heads, head_dim, group, tiles, one, _ASM)
     # q_sf: the query scales (MXFP4), else q's bytes as an unused placeholder (no FP8 type enters the signature:
     # Triton refuses e4m3 pointers below SM89 even unused; aot._signature compiles the same)
     views = (operand, _I32 if is_fp4 else _U8, operand, _F32, _I32, _I32, _I32, _I32, _U8)
@@ -221,15 +213,11 @@ def _make_ragged_plan(device: torch.device, settings: tuple, heads: int, head_di
     arch = arch_of(device)
     mode = _mode(is_fp4, device, mode)
     tiles = tiles or ragged_tiles(arch, mode, heads, head_dim, tokens)
-    block_q = ragged_block_q(heads)
-    constexprs = {"H": heads, "D": head_dim, "BLOCK_Q": block_q, "BLOCK_KV": tiles["block_kv"],
-                  "CHUNK": tiles["chunk"], "MODE": mode, "NUM_STAGES": tiles["num_stages"], "ASM": _ASM,
-                  "FRAGMENT": ragged_fragment(arch, mode, heads), "ROW_DOTS": ragged_row_dots(arch, heads),
-                  "LANE_SUMS": ragged_lane_sums(arch, tiles["block_kv"])}
+    constexprs = ragged_constexprs(arch, mode, heads, head_dim, tiles, _ASM)
     operand = _operand(mode)
     views = (operand, _I32 if is_fp4 else _U8, operand, _I32 if is_fp4 else _F32, _F32, _I32, _I32, _U8)
     kernel = fastlaunch.kernel(_dsa_mqa_logits_kernel, views, constexprs, _options(tiles, lowering(arch, device)))
-    return kernel, block_q, tiles["chunk"]
+    return kernel, constexprs["BLOCK_Q"], tiles["chunk"]
 
 
 _ragged_plan = functools.lru_cache(maxsize=256)(_make_ragged_plan)

@@ -17,25 +17,19 @@ from .._checks import PAGED_HEAD_DIMS
 from .._checks import RAGGED_FP8_HEAD_DIMS
 from .._checks import SUPPORTED_BLOCK_KV
 from .._checks import SUPPORTED_HEADS
-from .config import ATOM
 from .config import CLEAN_BLOCK
 from .config import METADATA_B_CHUNKS
 from .config import METADATA_ROW_CLASSES
 from .config import MODE_NAMES
-from .config import fragment_order
 from .config import metadata_launch
 from .config import native_fp8
 from .config import one_page
-from .config import paged_lane_sums
+from .config import paged_constexprs
 from .config import paged_tiles
-from .config import ragged_block_q
-from .config import ragged_fragment
-from .config import ragged_lane_sums
-from .config import ragged_row_dots
+from .config import ragged_constexprs
 from .config import ragged_tiles
 from .config import rows_per_group
 from .config import sm90_tf32
-from .config import split_heads
 from .config import table
 from .kernels.decode import MODE_BYTES
 from .kernels.decode import MODE_FP4
@@ -103,10 +97,7 @@ def paged_variant(arch: int | None, mode: int, heads: int, head_dim: int, rows: 
                   ) -> Variant:
     """The tl paged kernel's variant for a tile entry (``rows``: :func:`config.rows_per_group`; ``one``: ONE_PAGE),
     as the launcher specializes it."""
-    const = (("H", heads), ("D", head_dim), ("ROWS", rows), ("BLOCK_T", tile["block_t"]), ("ATOM", ATOM),
-             ("MODE", mode), ("NUM_STAGES", tile["num_stages"]), ("ONE_PAGE", one), ("ASM", True),
-             ("FRAGMENT", fragment_order(arch, mode, heads, rows)), ("SPLIT", split_heads(arch, mode, heads, rows)),
-             ("LANE_SUMS", paged_lane_sums(arch, tile["block_t"])))
+    const = tuple(paged_constexprs(arch, mode, heads, head_dim, rows, tile, one, True).items())
     return Variant("paged", const, tile["num_warps"], tile.get("maxnreg"))
 
 
@@ -152,12 +143,7 @@ def ragged_variants(arch: int | None) -> list[Variant]:
                 tiles = {tuple(sorted(ragged_tiles(arch, mode, heads, head_dim, t).items())) for t in probes}
                 for tile in tiles:
                     tile = dict(tile)
-                    const = (("H", heads), ("D", head_dim), ("BLOCK_Q", ragged_block_q(heads)),
-                             ("BLOCK_KV", tile["block_kv"]), ("CHUNK", tile["chunk"]), ("MODE", mode),
-                             ("NUM_STAGES", tile["num_stages"]), ("ASM", True),
-                             ("FRAGMENT", ragged_fragment(arch, mode, heads)),
-                             ("ROW_DOTS", ragged_row_dots(arch, heads)),
-                             ("LANE_SUMS", ragged_lane_sums(arch, tile["block_kv"])))
+                    const = tuple(ragged_constexprs(arch, mode, heads, head_dim, tile, True).items())
                     out.append(Variant("ragged", const, tile["num_warps"], tile.get("maxnreg")))
     return _unique(out)
 

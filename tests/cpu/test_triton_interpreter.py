@@ -295,10 +295,11 @@ def test_ragged_arbitrary_windows(family, mode, poisoned_logits) -> None:
 def test_ragged_head_sum_forms(family, monkeypatch, lane_sums) -> None:
     """The one-dot ragged kernel's two head-sum forms (config.ragged_lane_sums: FFMA chains over each lane's columns
     where the accumulator has the MMA layout, tl.sum's tree on tcgen05), 1 to 16 query rows per dot."""
+    from sglang_sm120_dsa.triton import config
     from sglang_sm120_dsa.triton import launch
 
-    monkeypatch.setattr(launch, "ragged_lane_sums", lambda arch, block_kv: lane_sums)
-    monkeypatch.setattr(launch, "ragged_row_dots", lambda arch, heads: False)
+    monkeypatch.setattr(config, "ragged_lane_sums", lambda arch, block_kv: lane_sums)
+    monkeypatch.setattr(config, "ragged_row_dots", lambda arch, heads: False)
     launch._ragged_plan.cache_clear()
     try:
         for heads, head_dim in ((8, 32), (16, 64), (64, 64), (128, 32)):
