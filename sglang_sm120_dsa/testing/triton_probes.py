@@ -22,15 +22,17 @@ def _bytes_decode_probe(words_ptr, out_ptr, R: tl.constexpr, W: tl.constexpr, AS
     tl.store(out_ptr + r[:, None] * (4 * W) + tl.arange(0, 4 * W)[None, :], values)
 
 
-def operand_k_order(k: int, fragment: bool) -> torch.Tensor:
-    """The byte path's K order, written out independently of the kernel: entry ``n`` is the byte of a ``k``-byte
-    row that lands at K index ``n`` of the decoded operand (``kernels.decode._bytes_operand``)."""
+def operand_k_order(k: int, fragment: bool, per_word: int = 4) -> torch.Tensor:
+    """The decoders' K order, written out independently of the kernel: entry ``n`` is the value of a ``k``-value row
+    that lands at K index ``n`` of the decoded operand, words holding ``per_word`` values (4 e4m3 bytes,
+    ``kernels.decode._bytes_operand``; 8 e2m1 codes, ``fp4_operand``): lane quarter ``q``'s word ``m``, pair ``i``,
+    value ``j`` goes to ``4 * per_word * m + 8i + 2q + j``."""
     if not fragment:
         return torch.arange(k)
     order = torch.empty(k, dtype=torch.long)
-    for byte in range(k):
-        q, m, i, j = byte // (k // 4), byte % (k // 4) // 4, byte % 4 // 2, byte % 2
-        order[16 * m + 8 * i + 2 * q + j] = byte
+    for value in range(k):
+        q, m, i, j = value // (k // 4), value % (k // 4) // per_word, value % per_word // 2, value % 2
+        order[4 * per_word * m + 8 * i + 2 * q + j] = value
     return order
 
 
@@ -68,38 +70,23 @@ def _fp4_decode_probe(words_ptr, sf_ptr, out_ptr, R: tl.constexpr, W: tl.constex
     tl.store(out_ptr + r[:, None] * (8 * W) + tl.arange(0, 8 * W)[None, :], values)
 
 
-def fp4_k_order(k: int, fragment: bool) -> torch.Tensor:
-    """:func:`operand_k_order` for MXFP4 (``kernels.decode.fp4_operand``): entry ``n`` is the element of a ``k``-element
-    row (8 per int32 word, as 4 pairs) that lands at K index ``n``."""
-    if not fragment:
-        return torch.arange(k)
-    order = torch.empty(k, dtype=torch.long)
-    quarter = k // 32  # words per lane quarter
-    for element in range(k):
-        word, pair, j = element // 8, element % 8 // 2, element % 2
-        q, m = word // quarter, word % quarter
-        order[32 * m + 8 * pair + 2 * q + j] = element
-    return order
-
-
 def decode_every_fp4(device: str | torch.device, asm: bool, fragment: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The MXFP4 decoder (``asm``: the PTX one, compiled code only) on 256 rows of 128 elements: every code at every
     position of a word (rows of words whose nibble ``i`` is ``(i + c) % 16``), under all 256 scale bytes, each row's
     four blocks with four different scales. Returns (the reference decode, float32 ``[256, 128]``; what the decoder
-    made of it, bf16 put back in memory order by :func:`fp4_k_order`), on the CPU."""
+    made of it, bf16 put back in memory order by :func:`operand_k_order`), on the CPU."""
     rows, words = 256, 16
     nibbles = (torch.arange(8)[None, :] + torch.arange(16)[:, None]) % 16  # [16 words, 8 nibbles]
     word = (nibbles << (4 * torch.arange(8))).sum(dim=1)  # int64 < 2^32
-    packed = (word.to(torch.int64) & 0xFFFFFFFF).to(torch.uint32).view(torch.uint8)[None, :].repeat(rows, 1)
+    packed = word.to(torch.uint32).view(torch.uint8)[None, :].repeat(rows, 1)
     packed = packed.view(torch.int32).roll(1, dims=1).view(torch.uint8)  # (each block gets other codes per row)
     e = torch.arange(rows)
-    sf = (e | ((e + 85) % 256) << 8 | ((e + 170) % 256) << 16 | ((255 - e) << 24)).to(torch.int64)
-    sf = (sf & 0xFFFFFFFF).to(torch.uint32).view(torch.int32)
+    sf = (e | ((e + 85) % 256) << 8 | ((e + 170) % 256) << 16 | ((255 - e) << 24)).to(torch.uint32).view(torch.int32)
     out = torch.empty(rows, 8 * words, dtype=torch.bfloat16, device=device)
     _fp4_decode_probe[(1,)](packed.view(torch.int32).to(device), sf.to(device), out, R=rows, W=words, ASM=asm,
                             FRAGMENT=fragment)
     in_memory_order = torch.empty_like(out)
-    in_memory_order[:, fp4_k_order(8 * words, fragment).to(device)] = out
+    in_memory_order[:, operand_k_order(8 * words, fragment, 8).to(device)] = out
     return dequant_fp4(packed, sf, 8 * words), in_memory_order.cpu()
 
 

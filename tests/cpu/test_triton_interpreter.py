@@ -70,9 +70,9 @@ def test_fp4_decoder_gives_every_code_under_every_scale_in_order(fragment) -> No
 
 @pytest.mark.parametrize("k", [64, 128])
 def test_fp4_fragment_order_gives_each_fragment_lane_a_quarter_row(k) -> None:
-    from sglang_sm120_dsa.testing.triton_probes import fp4_k_order
+    from sglang_sm120_dsa.testing.triton_probes import operand_k_order
 
-    order = fp4_k_order(k, fragment=True)
+    order = operand_k_order(k, fragment=True, per_word=8)
     assert sorted(order.tolist()) == list(range(k))
     assert torch.equal(order // (k // 4), torch.arange(k) % 8 // 2)
 
