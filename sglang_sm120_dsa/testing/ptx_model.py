@@ -89,8 +89,7 @@ def run(asm: str, inputs: dict[int, int], outputs: int) -> list[int]:
             raise ValueError(f"ptx_model: cannot parse {line!r}")
         op, operands = m.group(1), m.group(2)
         if op == "mov.b32":
-            dest, src = (s.strip() for s in operands.split(",", 1)) if not operands.startswith("{") else (
-                operands[: operands.index("}") + 1], operands[operands.index("}") + 2:])
+            dest, src = (s.strip() for s in operands.rsplit(",", 1))  # (the destination may be a pair "{$0, $1}")
             word = value(src)
             if dest.startswith("{"):
                 lo, hi = (s.strip() for s in dest.strip("{}").split(","))

@@ -42,31 +42,31 @@ def _expected_e2m1(word: int, scale_byte: int) -> list[float]:
 _WORDS = [sum(((i + c) % 16) << (4 * i) for i in range(8)) for c in range(16)]
 
 
+def _assert_decodes(word: int, scale_byte: int) -> None:
+    """The PTX decoder's 8 values of ``word`` under ``scale_byte`` are the reference's exactly (bf16, signed zeros,
+    NaN as NaN)."""
+    scale_bits = 0x40 if scale_byte == 0 else 0x7FC0 if scale_byte == 255 else scale_byte << 7  # (the kernel's)
+    out = ptx_model.run(E2M1_WORD_ASM.value, {8: word, 9: scale_bits | scale_bits << 16}, 8)
+    for got_bits, expected in zip(out, _expected_e2m1(word, scale_byte), strict=True):
+        got = ptx_model.bf16_value(got_bits)
+        if expected != expected:
+            assert got != got, (hex(word), scale_byte)
+        else:
+            assert got == expected and (got_bits >> 15) == (torch.tensor(expected).signbit().item()), (
+                hex(word), scale_byte, hex(got_bits), expected)
+
+
 @pytest.mark.parametrize("scale_byte", [0, 1, 2, 100, 126, 127, 128, 129, 200, 253, 254, 255])
 def test_e2m1_decoder_gives_every_code_times_its_scale(scale_byte) -> None:
     """Exact bf16 values in element order: signed zeros, the subnormal scale 2^-127 (byte 0), overflow to inf
     (6 x 2^127) and NaN (byte 255) included."""
-    scale_bits = 0x40 if scale_byte == 0 else 0x7FC0 if scale_byte == 255 else scale_byte << 7  # (the kernel's)
     for word in _WORDS:
-        out = ptx_model.run(E2M1_WORD_ASM.value, {8: word, 9: scale_bits | scale_bits << 16}, 8)
-        for got_bits, expected in zip(out, _expected_e2m1(word, scale_byte), strict=True):
-            got = ptx_model.bf16_value(got_bits)
-            if expected != expected:
-                assert got != got, (hex(word), scale_byte)
-            else:
-                assert got == expected and (got_bits >> 15) == (torch.tensor(expected).signbit().item()), (
-                    hex(word), scale_byte, hex(got_bits), expected)
+        _assert_decodes(word, scale_byte)
 
 
 def test_every_scale_byte_through_the_decoder() -> None:
     for scale_byte in range(256):
-        scale_bits = 0x40 if scale_byte == 0 else 0x7FC0 if scale_byte == 255 else scale_byte << 7
-        word = _WORDS[scale_byte % 16]
-        out = ptx_model.run(E2M1_WORD_ASM.value, {8: word, 9: scale_bits | scale_bits << 16}, 8)
-        got = torch.tensor([ptx_model.bf16_value(b) for b in out])
-        expected = torch.tensor(_expected_e2m1(word, scale_byte))
-        assert torch.equal(got.isnan(), expected.isnan()), scale_byte
-        assert torch.equal(got.nan_to_num(0.0), expected.nan_to_num(0.0)), scale_byte
+        _assert_decodes(_WORDS[scale_byte % 16], scale_byte)
 
 
 def test_the_model_can_fail() -> None:
